@@ -1,0 +1,184 @@
+"""Build the reproducibility book.
+
+    python book/build_book.py --profile quick|smoke|paper --out _build [--jobs N] [--werror]
+
+1. copy the book sources (_config.yml, _toc.yml, book/, notebooks/) to OUT/src;
+2. execute there every notebook listed in _toc.yml with papermill, in the notebook's folder,
+   injecting `profile` (and `data_dir` when MMLIB_DATA is set); the injected cell stays visible;
+3. run `jupyter-book build` on OUT/src with execution off (`-W` with --werror);
+4. copy MathJax from the npm package (`make mathjax`) into OUT/html/_static/mathjax, which
+   `mathjax_path` in _config.yml points to, and check that no page loads MathJax from a CDN.
+
+The HTML ends in OUT/html, the executed notebooks in OUT/src.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK_SOURCES = ["_config.yml", "_toc.yml", "book", "notebooks"]
+MATHJAX_NPM = ROOT / ".cache" / "npm" / "node_modules" / "mathjax" / "es5"
+KERNEL_NAME = "python3"
+MATHJAX_CDNS = ("cdn.jsdelivr.net/npm/mathjax", "cdnjs.cloudflare.com/ajax/libs/mathjax")
+
+
+def toc_files(toc_path):
+    """Every file the table of contents lists, root first, as paths relative to the book root."""
+    toc = yaml.safe_load(Path(toc_path).read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                files.append(entry["file"])
+            for key in ("parts", "chapters", "sections"):
+                walk(entry.get(key, []))
+
+    walk([toc])
+    return files
+
+
+def toc_notebooks(toc_path):
+    """The notebooks the table of contents lists (those the build executes), relative paths."""
+    book_root = Path(toc_path).parent
+    notebooks = []
+    for file in toc_files(toc_path):
+        path = file if file.endswith(".ipynb") else file + ".ipynb"
+        if file.endswith(".ipynb") or (book_root / path).exists():
+            notebooks.append(path)
+    return notebooks
+
+
+def copy_sources(src):
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "_build")
+    for name in BOOK_SOURCES:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, ignore=ignore)
+        elif path.exists():
+            shutil.copy2(path, src / name)
+
+
+def write_kernelspec(jupyter_dir):
+    """A `python3` kernel that runs this interpreter (the venv's), whatever else is registered.
+
+    JUPYTER_PATH comes first in Jupyter's search path, so this spec wins over a user's own
+    `python3` kernel that might point at another Python.
+    """
+    kernel_dir = jupyter_dir / "kernels" / KERNEL_NAME
+    kernel_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (mmlib)",
+        "language": "python",
+    }
+    (kernel_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+
+
+def execute_notebook(notebook, profile, env):
+    """Run one notebook in place with papermill; returns (seconds, error message or None)."""
+    command = [
+        sys.executable, "-m", "papermill", str(notebook), str(notebook),
+        "--kernel", KERNEL_NAME, "--cwd", str(notebook.parent), "--no-progress-bar",
+        "-p", "profile", profile,
+    ]
+    if os.environ.get("MMLIB_DATA"):
+        command += ["-r", "data_dir", os.environ["MMLIB_DATA"]]
+    start = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        message = result.stderr or result.stdout
+        # Papermill's own stack is noise; the notebook's traceback follows this marker.
+        marker = message.find("PapermillExecutionError")
+        return seconds, message[marker:] if marker >= 0 else message[-4000:]
+    return seconds, None
+
+
+def execute_notebooks(src, notebooks, profile, jobs):
+    env = dict(os.environ, JUPYTER_PATH=str(src.parent / "jupyter"))
+    env.setdefault("OMP_NUM_THREADS", "2")
+    write_kernelspec(src.parent / "jupyter")
+    failures = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(execute_notebook, src / nb, profile, env): nb for nb in notebooks}
+        for future in concurrent.futures.as_completed(futures):
+            notebook = futures[future]
+            seconds, error = future.result()
+            print(f"  {'ok    ' if error is None else 'FAILED'} {notebook:<50} {seconds:7.1f} s", flush=True)
+            if error is not None:
+                failures.append((notebook, error))
+    for notebook, error in failures:
+        print(f"\n=== {notebook} raised an error at profile {profile!r} "
+              f"(executed copy: {src / notebook}) ===\n{error}", file=sys.stderr)
+    if failures:
+        sys.exit(f"Book build failed: {len(failures)} notebook(s) raised: "
+                 + ", ".join(notebook for notebook, _ in failures))
+
+
+def install_mathjax(html):
+    if not (MATHJAX_NPM / "tex-chtml.js").exists():
+        sys.exit(f"MathJax not found at {MATHJAX_NPM}: run `make mathjax` (npm install mathjax@3).")
+    target = html / "_static" / "mathjax"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(MATHJAX_NPM, target)
+    remote = [str(page.relative_to(html)) for page in html.rglob("*.html")
+              if any(cdn in page.read_text(errors="replace") for cdn in MATHJAX_CDNS)]
+    if remote:
+        sys.exit(f"These pages load MathJax from a CDN: {', '.join(remote)}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=["smoke", "quick", "paper"], default="quick")
+    parser.add_argument("--out", type=Path, default=ROOT / "_build")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel")
+    parser.add_argument("--werror", action="store_true", help="turn Sphinx warnings into errors")
+    args = parser.parse_args()
+
+    out = args.out.resolve()
+    src, html = out / "src", out / "html"
+    total_start = time.perf_counter()
+
+    copy_sources(src)
+    notebooks = toc_notebooks(src / "_toc.yml")
+    missing = [nb for nb in notebooks if not (src / nb).exists()]
+    if missing:
+        sys.exit(f"_toc.yml lists notebooks that do not exist: {', '.join(missing)}")
+
+    print(f"Executing {len(notebooks)} notebook(s) at profile {args.profile!r} with {args.jobs} job(s)")
+    execute_notebooks(src, notebooks, args.profile, args.jobs)
+
+    print("Building the HTML with jupyter-book")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    command = [str(jupyter_book), "build", str(src), "--builder", "html", "--quiet"]
+    if args.werror:
+        command += ["-W", "--keep-going"]
+    start = time.perf_counter()
+    if subprocess.run(command).returncode != 0:
+        sys.exit("jupyter-book build failed (see the messages above).")
+    print(f"  ok     {'jupyter-book build':<50} {time.perf_counter() - start:7.1f} s")
+
+    if html.exists():
+        shutil.rmtree(html)
+    shutil.move(src / "_build" / "html", html)
+    install_mathjax(html)
+
+    print(f"Book built in {time.perf_counter() - total_start:.1f} s: {html / 'index.html'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Scripts that fetch and verify the book's data (see data_scripts/fetch.py)."""

@@ -1,0 +1,92 @@
+"""The command line: ``python -m mmlib datasets | run | bench``.
+
+    python -m mmlib datasets
+    python -m mmlib run --dataset mosi --method dropout --protocol subsets --seeds 0 1 2 --out results.csv
+    python -m mmlib bench shapley
+
+A bad argument gets one clear line on stderr and exit status 2, not a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("OMP_NUM_THREADS", str(min(4, os.cpu_count() or 1)))
+
+
+def _datasets(args) -> None:
+    import pandas as pd
+
+    from .data import describe_datasets
+
+    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+        print(describe_datasets(args.data_dir).to_string(index=False))
+
+
+def _run(args) -> None:
+    from .experiment import Experiment, run
+    from .methods import METHODS
+
+    if args.method not in METHODS:
+        raise ValueError(f"unknown method {args.method!r}; available: {', '.join(sorted(METHODS))}")
+    experiment = Experiment(dataset=args.dataset, method=args.method, seeds=tuple(args.seeds) if args.seeds else None,
+                            test_protocols=tuple(args.protocol), train_protocol=args.train_protocol,
+                            profile=args.profile, device=args.device, data_dir=args.data_dir)
+    table = run(experiment, use_cache=not args.no_cache)
+    summary = (table.groupby(["protocol", "condition", "metric"], sort=False)["value"].agg(["mean", "std", "count"])
+               .reset_index())
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.out:
+        table.to_csv(args.out, index=False)
+        print(f"wrote {len(table)} rows to {args.out}")
+
+
+def _bench(args) -> None:
+    from .bench import bench_shapley
+
+    bench_shapley(repeats=args.repeats, batch_size=args.batch_size)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mmlib", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    datasets = commands.add_parser("datasets", help="list the datasets with modalities, sizes and classes")
+    datasets.add_argument("--data-dir", default=None)
+    datasets.set_defaults(handler=_datasets)
+
+    runner = commands.add_parser("run", help="train a method and score it under missing-modality protocols")
+    runner.add_argument("--dataset", required=True, help="a dataset name (see `datasets`) or npz:PATH")
+    runner.add_argument("--method", required=True)
+    runner.add_argument("--protocol", nargs="+", default=["subsets"],
+                        help="test protocols: subsets, frames:R, heterogeneous:ETA, absent:M=R, kappa:K, rates:M=R,..")
+    runner.add_argument("--train-protocol", default=None, help="protocol applied to the training and validation splits")
+    runner.add_argument("--seeds", nargs="+", type=int, default=None)
+    runner.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"])
+    runner.add_argument("--device", default="auto")
+    runner.add_argument("--data-dir", default=None)
+    runner.add_argument("--out", default=None, help="write the tidy table to this CSV")
+    runner.add_argument("--no-cache", action="store_true", help="retrain even when a cached result exists")
+    runner.set_defaults(handler=_run)
+
+    bench = commands.add_parser("bench", help="timing benchmarks")
+    bench.add_argument("what", choices=["shapley"])
+    bench.add_argument("--repeats", type=int, default=20)
+    bench.add_argument("--batch-size", type=int, default=64)
+    bench.set_defaults(handler=_bench)
+
+    args = parser.parse_args(argv)
+    from .data.core import DataError
+
+    try:
+        args.handler(args)
+    except (DataError, ValueError, KeyError, FileNotFoundError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

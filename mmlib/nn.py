@@ -1,0 +1,207 @@
+"""Building blocks shared by the methods: an encoder per modality kind, all returning tokens (B x T x d_model).
+
+- ``vector`` (d): an MLP whose output is cut into ``num_tokens`` tokens;
+- ``sequence`` (T x d): frames projected to d_model, a temporal convolution, then masked mean pooling over
+  ``num_tokens`` equal spans of time (a span with no real frame gives a zero token);
+- ``image`` (C x H x W): a small CNN whose feature map is average-pooled to a grid of tokens.
+
+Pooled features are the mean of a modality's tokens (:func:`pool`).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .data.core import ModalitySpec
+
+__all__ = ["VectorEncoder", "SequenceEncoder", "ImageEncoder", "make_encoder", "pool", "Block",
+           "FusionTransformer", "CrossAttention", "mlp"]
+
+
+def mlp(in_dim: int, hidden: int, out_dim: int, dropout: float = 0.1) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim))
+
+
+class VectorEncoder(nn.Module):
+    def __init__(self, in_dim: int, d_model: int, num_tokens: int = 1, dropout: float = 0.1):
+        super().__init__()
+        self.num_tokens = num_tokens
+        self.net = nn.Sequential(nn.LayerNorm(in_dim), mlp(in_dim, 2 * d_model, num_tokens * d_model, dropout))
+
+    def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(x).view(x.shape[0], self.num_tokens, -1)
+
+
+class SequenceEncoder(nn.Module):
+    def __init__(self, in_dim: int, d_model: int, num_tokens: int = 4, dropout: float = 0.1):
+        super().__init__()
+        self.num_tokens = num_tokens
+        self.project = nn.Linear(in_dim, d_model)
+        self.conv = nn.Conv1d(d_model, d_model, kernel_size=3, padding=1)
+        self.dropout = nn.Dropout(dropout)
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
+        batch, length, _ = x.shape
+        mask = torch.ones(batch, length, dtype=torch.bool, device=x.device) if frame_mask is None else frame_mask
+        h = self.project(x)
+        h = h + F.gelu(self.conv(h.transpose(1, 2)).transpose(1, 2))
+        h = self.dropout(h) * mask.unsqueeze(-1)
+        # masked mean over num_tokens equal spans of time
+        span = math.ceil(length / self.num_tokens)
+        pad = span * self.num_tokens - length
+        h = F.pad(h, (0, 0, 0, pad)).view(batch, self.num_tokens, span, -1)
+        weight = F.pad(mask.float(), (0, pad)).view(batch, self.num_tokens, span, 1)
+        tokens = (h * weight).sum(2) / weight.sum(2).clamp_min(1.0)
+        return self.norm(tokens) * (weight.sum(2) > 0)
+
+
+class ImageEncoder(nn.Module):
+    def __init__(self, shape: tuple[int, int, int], d_model: int, num_tokens: int = 4, dropout: float = 0.1):
+        super().__init__()
+        side = int(round(math.sqrt(num_tokens)))
+        if side * side != num_tokens:
+            raise ValueError(f"an image encoder makes a square grid of tokens; {num_tokens} is not a square")
+        self.num_tokens = num_tokens
+        channels = shape[0]
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, 16, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.GELU(),
+            nn.AdaptiveAvgPool2d(side), nn.Dropout(dropout),
+        )
+        self.project = nn.Linear(32, d_model)
+
+    def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.project(self.net(x).flatten(2).transpose(1, 2))
+
+
+def make_encoder(modality: ModalitySpec, d_model: int, num_tokens: int | None = None, dropout: float = 0.1
+                 ) -> nn.Module:
+    """The encoder for a modality's kind; ``num_tokens`` defaults to 1 for vectors and 4 otherwise."""
+    if modality.kind == "vector":
+        return VectorEncoder(modality.shape[0], d_model, num_tokens or 1, dropout)
+    if modality.kind == "sequence":
+        return SequenceEncoder(modality.shape[1], d_model, num_tokens or 4, dropout)
+    if modality.kind == "image":
+        return ImageEncoder(modality.shape, d_model, num_tokens or 4, dropout)
+    raise ValueError(f"modality {modality.name!r} has unknown kind {modality.kind!r}")
+
+
+def pool(tokens: torch.Tensor) -> torch.Tensor:
+    """Pooled feature of a modality: the mean of its tokens (B x T x d -> B x d)."""
+    return tokens.mean(1)
+
+
+class Block(nn.Module):
+    """A pre-norm transformer block: x + Attention(LN(x)), then x + FFN(LN(x))."""
+
+    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.1):
+        super().__init__()
+        if d_model % num_heads:
+            raise ValueError(f"d_model {d_model} is not divisible by num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.ffn = mlp(d_model, 2 * d_model, d_model, dropout)
+        self.dropout = nn.Dropout(dropout)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Multi-head attention on projected (..., T, d) queries, keys and values."""
+        heads = lambda t: t.unflatten(-1, (self.num_heads, -1)).transpose(-3, -2)  # noqa: E731
+        p = self.dropout.p if self.training else 0.0
+        return F.scaled_dot_product_attention(heads(q), heads(k), heads(v), dropout_p=p).transpose(-3, -2).flatten(-2)
+
+    def finish(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
+        x = x + self.dropout(self.out(attended))
+        return x + self.dropout(self.ffn(self.norm2(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.finish(x, self.attend(*self.qkv(self.norm1(x)).chunk(3, -1)))
+
+
+class FusionTransformer(nn.Module):
+    """A pre-norm transformer over a token sequence with a learned [CLS] token in front; ``forward`` returns the
+    whole output sequence ([CLS] first).
+
+    :meth:`cls_under_subsets` gives the [CLS] output for many subsets of the tokens at once, as Shapley needs,
+    at about half the cost of running ``forward`` on every subset's sequence: an input token is either its real
+    state or its missing-modality embedding, so the first block's LayerNorm and projections are computed once
+    per state and selected per subset; and the last block computes only the [CLS] row, the one the head reads.
+    """
+
+    def __init__(self, d_model: int, num_layers: int = 2, num_heads: int = 4, dropout: float = 0.1):
+        super().__init__()
+        self.cls = nn.Parameter(torch.zeros(1, 1, d_model))
+        self.blocks = nn.ModuleList(Block(d_model, num_heads, dropout) for _ in range(num_layers))
+        self.norm = nn.LayerNorm(d_model)
+        nn.init.normal_(self.cls, std=0.02)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([self.cls.expand(tokens.shape[0], -1, -1), tokens], 1)
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+    def cls_under_subsets(self, real: torch.Tensor, missing: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """[CLS] outputs (B x K x d) where sample b under subset k reads token t as ``real[b, t]`` if
+        ``keep[b, k, t]`` else ``missing[t]``. Equals ``forward`` on each such sequence (in evaluation mode)."""
+        x = self._first_block_under_subsets(real, missing, keep)
+        for index, block in enumerate(self.blocks[1:], start=1):
+            q, k, v = block.qkv(block.norm1(x)).chunk(3, -1)
+            if index == len(self.blocks) - 1:  # the head reads only [CLS]: skip the other rows of the last block
+                q, x = q[:, :, :1], x[:, :, :1]
+            x = block.finish(x, block.attend(q, k, v))
+        return self.norm(x[:, :, 0])
+
+    def _first_block_under_subsets(self, real, missing, keep):
+        """The first block, sharing work across subsets: every position holds one of 2T + 1 states ([CLS], T real
+        tokens, T missing embeddings), so LayerNorm, projections and attention scores are computed once per pair of
+        states, and each subset only gathers its scores and mixes the shared values."""
+        block = self.blocks[0]
+        batch, num_subsets, length = keep.shape
+        positions = length + 1
+        bank = torch.cat([self.cls.expand(batch, 1, -1), real, missing.expand(batch, -1, -1)], 1)  # B x S x d
+        states = bank.shape[1]
+        q, k, v = block.qkv(block.norm1(bank)).chunk(3, -1)
+        heads = lambda t: t.unflatten(-1, (block.num_heads, -1)).transpose(1, 2)  # B x H x S x dh  # noqa: E731
+        q, k, v = heads(q), heads(k), heads(v)
+        scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # B x H x S x S
+        tokens = torch.arange(1, positions, device=keep.device)
+        state = torch.where(keep, tokens, tokens + length)  # B x K x T: which state each token position holds
+        state = torch.cat([torch.zeros_like(state[..., :1]), state], -1)  # [CLS] is state 0
+        pair = (state.unsqueeze(-1) * states + state.unsqueeze(-2)).flatten(-2)  # B x K x P*P
+        num_heads = block.num_heads
+        gathered = torch.gather(scores.flatten(-2).unsqueeze(1).expand(-1, num_subsets, -1, -1), 3,
+                                pair.unsqueeze(2).expand(-1, -1, num_heads, -1))
+        weights = gathered.view(batch, num_subsets, num_heads, positions, positions).softmax(-1)
+        # scatter each key position's weight onto the state it holds, then mix the shared values in one product
+        on_states = weights.new_zeros(batch, num_subsets, num_heads, positions, states)
+        on_states.scatter_add_(4, state[:, :, None, None, :].expand_as(weights), weights)
+        mixed = on_states.permute(0, 2, 1, 3, 4).reshape(batch, num_heads, num_subsets * positions, states) @ v
+        attended = mixed.view(batch, num_heads, num_subsets, positions, -1).permute(0, 2, 3, 1, 4).flatten(-2)
+        x = torch.gather(bank.unsqueeze(1).expand(-1, num_subsets, -1, -1), 2,
+                         state.unsqueeze(-1).expand(-1, -1, -1, bank.shape[-1]))
+        return block.finish(x, attended)
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention of ``query`` tokens over ``context`` tokens with a residual and a LayerNorm
+    (the cross-modal attention block of DREAM's Eq. 5-9 and MMP's Eq. 1-4)."""
+
+    def __init__(self, d_model: int, num_heads: int = 4, dropout: float = 0.1):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(d_model, num_heads, dropout=dropout, batch_first=True)
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, query: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor | None = None,
+                return_weights: bool = False):
+        # context_mask: B x T bool, True where a context token may be attended to
+        padding = None if context_mask is None else ~context_mask
+        out, weights = self.attention(query, context, context, key_padding_mask=padding,
+                                      need_weights=return_weights)
+        out = self.norm(query + out)
+        return (out, weights) if return_weights else out

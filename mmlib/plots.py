@@ -1,0 +1,46 @@
+"""Figures that several chapters draw."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .experiment import summarize
+
+__all__ = ["subset_scores", "presence_picture"]
+
+
+def subset_scores(table: pd.DataFrame, metric: str = "accuracy", ax=None, title: str | None = None,
+                  chance: float | None = None):
+    """Mean and standard deviation over seeds of each method on each test condition of one dataset: grouped bars,
+    conditions in the order they appear in the table (the papers' order for subsets)."""
+    rows = summarize(table[table.metric == metric], by=("method", "condition"))
+    conditions = list(dict.fromkeys(table.condition))
+    methods = list(dict.fromkeys(table.method))
+    ax = ax or plt.subplots(figsize=(max(6, 0.55 * len(conditions) * len(methods) / 2), 3.2))[1]
+    width = 0.8 / len(methods)
+    positions = np.arange(len(conditions))
+    for i, method in enumerate(methods):
+        part = rows[rows.method == method].set_index("condition").reindex(conditions)
+        ax.bar(positions + (i - (len(methods) - 1) / 2) * width, part["mean"], width, yerr=part["std"],
+               label=method, capsize=2)
+    if chance is not None:
+        ax.axhline(chance, color="grey", lw=1, ls="--", label="chance")
+    ax.set_xticks(positions, conditions, rotation=45 if len(conditions) > 3 else 0, ha="right" if len(conditions) > 3 else "center",
+                  fontsize=8 if len(conditions) < 20 else 5)
+    ax.set_ylabel(metric.replace("_", " "))
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8, ncols=len(methods) + 1, loc="lower right")
+    return ax
+
+
+def presence_picture(present: np.ndarray, names, ax=None, title: str | None = None, xlabel: str = "sample"):
+    """Which modality each sample has: a modalities x samples picture, dark = present."""
+    ax = ax or plt.subplots(figsize=(6, 1.2))[1]
+    ax.imshow(np.asarray(present).T, aspect="auto", cmap="Greys", vmin=0, vmax=1.4, interpolation="nearest")
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel(xlabel, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax

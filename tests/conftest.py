@@ -1,0 +1,49 @@
+"""Shared fixtures: the book, built once per test session at profile smoke."""
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# Oversubscribed torch threads slow down by 5x to 100x on small machines.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book"))
+
+from build_book import toc_files, toc_notebooks  # noqa: E402
+
+TOC = ROOT / "_toc.yml"
+
+
+@dataclass
+class BuiltBook:
+    out: Path   # the build folder
+    src: Path   # the copied sources, with the executed notebooks
+    html: Path  # the rendered book
+    notebooks: list  # the notebooks executed, as listed in _toc.yml
+
+
+def pytest_generate_tests(metafunc):
+    """A test taking `toc_notebook` runs once per notebook in _toc.yml, `toc_page` once per page."""
+    if "toc_notebook" in metafunc.fixturenames:
+        metafunc.parametrize("toc_notebook", toc_notebooks(TOC))
+    if "toc_page" in metafunc.fixturenames:
+        metafunc.parametrize("toc_page", toc_files(TOC))
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """Execute every notebook at profile smoke and build the HTML with warnings as errors."""
+    out = tmp_path_factory.mktemp("book")
+    command = [sys.executable, str(ROOT / "book" / "build_book.py"),
+               "--profile", "smoke", "--out", str(out), "--werror"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if result.returncode != 0:
+        pytest.fail(f"Book build failed (exit {result.returncode}):\n"
+                    f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}", pytrace=False)
+    print(result.stdout)
+    return BuiltBook(out=out, src=out / "src", html=out / "html", notebooks=toc_notebooks(TOC))

@@ -1,0 +1,106 @@
+"""The baselines: the common face, shapes, training beats chance, the batched subset pass is exact."""
+import numpy as np
+import pytest
+import torch
+
+from mmlib.data.core import make_dataset, spec_for_arrays
+from mmlib.methods import METHODS, MethodOutput, make_method
+from mmlib.methods.base import MultimodalMethod
+from mmlib.shapley import subsets
+from mmlib.train import TrainConfig, fit, predict
+
+BASELINES = ["concat", "dropout", "transformer"]
+
+
+def toy(n=240, seed=0, separable=True):
+    """A vector, a sequence and an image modality; the class is written weakly into each."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    signal = np.eye(3)[y] * (1.5 if separable else 0.0)
+    arrays = {
+        "text": np.concatenate([signal, rng.normal(size=(n, 5))], 1) + rng.normal(size=(n, 8)),
+        "audio": np.repeat(np.concatenate([signal, rng.normal(size=(n, 1))], 1)[:, None], 10, 1)
+        + rng.normal(size=(n, 10, 4)),
+        "image": rng.normal(size=(n, 1, 8, 8)) + signal[:, :, None, None].sum(1, keepdims=True) * y[:, None, None, None] / 2,
+    }
+    spec = spec_for_arrays("toy", arrays, 3)
+    return make_dataset(spec, arrays, y)
+
+
+def test_every_baseline_is_registered():
+    assert set(BASELINES) <= set(METHODS)
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        make_method("nope", toy().spec)
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_forward_shapes_and_encoders_return_tokens(name):
+    dataset = toy(n=16)
+    method = make_method(name, dataset.spec)
+    batch = dataset.batch()
+    output = method(batch)
+    assert isinstance(output, MethodOutput)
+    assert output.logits.shape == (16, 3)
+    assert output.features.shape[0] == 16
+    for modality, tokens in method.encode(batch).items():
+        assert tokens.dim() == 3 and tokens.shape[0] == 16 and tokens.shape[2] == method.d_model, modality
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_training_beats_chance(name):
+    train, test = toy(n=300, seed=0), toy(n=200, seed=1)
+    method = make_method(name, train.spec)
+    fit(method, train, None, TrainConfig(epochs=12, lr=3e-3, patience=None, progress=False))
+    accuracy = (predict(method, test).argmax(1) == test.y).float().mean().item()
+    assert accuracy > 0.6  # chance is about 1/3
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_subset_logits_equal_forward_on_each_subset(name):
+    dataset = toy(n=12)
+    method = make_method(name, dataset.spec).eval()
+    batch = dataset.batch()
+    batch = batch.with_present(torch.rand(12, 3, generator=torch.Generator().manual_seed(0)) > 0.2)
+    table = method.subset_logits(batch)
+    members = subsets(3)
+    assert table.shape == (12, 8, 3)
+    for k in range(8):
+        direct = method(batch.with_present(members[k].expand(12, -1))).logits
+        assert torch.allclose(table[:, k], direct, atol=1e-5), k
+    generic = MultimodalMethod.subset_logits(method, batch)
+    assert torch.allclose(table, generic, atol=1e-5)
+
+
+def test_absent_modalities_do_not_change_the_baselines_outputs():
+    dataset = toy(n=10)
+    batch = dataset.batch().with_present(torch.tensor([[True, False, True]] * 10))
+    noisy = dataset.batch()
+    noisy.x["audio"] = torch.randn_like(noisy.x["audio"]) * 100
+    noisy = noisy.with_present(batch.present)
+    for name in BASELINES:
+        method = make_method(name, dataset.spec).eval()
+        assert torch.allclose(method(batch).logits, method(noisy).logits, atol=1e-5)
+
+
+def test_dropout_baseline_trains_with_modality_dropout():
+    assert METHODS["dropout"].train_dropout is not None and METHODS["dropout"].train_dropout.p == 0.5
+    assert METHODS["concat"].train_dropout is None
+
+
+def test_early_stopping_restores_the_best_epoch():
+    train, val = toy(n=120, seed=2), toy(n=60, seed=3)
+    method = make_method("concat", train.spec)
+    history = fit(method, train, val, TrainConfig(epochs=30, patience=2, progress=False))
+    assert len(history) <= 30
+    best = max(record["val_accuracy"] for record in history)
+    accuracy = (predict(method, val).argmax(1) == val.y).float().mean().item()
+    assert accuracy == pytest.approx(best)
+    assert all("loss_task" in record for record in history)
+
+
+def test_bad_training_options_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown training options: nope"):
+        TrainConfig().updated(nope=1)
+    with pytest.raises(ValueError, match="optimizer"):
+        fit(make_method("concat", toy(n=8).spec), toy(n=8), None, TrainConfig(epochs=1, optimizer="sgdx",
+                                                                              progress=False))
