@@ -110,6 +110,7 @@ def execute_notebook(notebook, profile, env):
 def execute_notebooks(src, notebooks, profile, jobs):
     env = dict(os.environ, JUPYTER_PATH=str(src.parent / "jupyter"))
     env.setdefault("OMP_NUM_THREADS", "2")
+    env.setdefault("MMLIB_QUIET", "1")  # training progress bars would end up in the pages
     write_kernelspec(src.parent / "jupyter")
     failures = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: tqdm.auto warns in kernels without ipywidgets
 
-__all__ = ["TrainConfig", "fit", "resolve_device", "seed_everything", "predict"]
+__all__ = ["TrainConfig", "fit", "training_step", "resolve_device", "seed_everything", "predict"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,26 @@ def predict(method, dataset, batch_size: int = 512, device: torch.device | str =
     return torch.cat(outputs)
 
 
+def training_step(method, batch, optimizer, params, config: TrainConfig, generator: torch.Generator | None = None,
+                  inspect=None) -> dict[str, float]:
+    """One optimisation step on a batch: training-time modality masking (``method.train_dropout``), forward,
+    task loss plus the method's own terms, backward, gradient clipping, update. ``inspect(batch, output)``, when
+    given, runs between the forward and the backward (the Shapley benchmark uses it). Returns each loss term."""
+    if method.train_dropout is not None:
+        kept = method.train_dropout.sample(batch.present.cpu(), generator).to(batch.present.device)
+        batch = batch.with_present(kept)
+    output = method(batch)
+    if inspect is not None:
+        inspect(batch, output)
+    terms = {"task": F.cross_entropy(output.logits, batch.y), **output.losses}
+    optimizer.zero_grad(set_to_none=True)
+    sum(terms.values()).backward()
+    if config.grad_clip:
+        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+    optimizer.step()
+    return {name: float(value.detach()) for name, value in terms.items()}
+
+
 def fit(method, train, val=None, config: TrainConfig | None = None) -> list[dict]:
     """Train ``method`` on the ``train`` split; returns the history, one dict per epoch
     (mean of each loss term, validation accuracy). With ``val`` and a patience, the best epoch's weights are kept."""
@@ -110,21 +130,11 @@ def fit(method, train, val=None, config: TrainConfig | None = None) -> list[dict
         sums: dict[str, float] = {}
         count = 0
         for batch in train.batches(config.batch_size, shuffle=True, generator=generator):
-            if method.train_dropout is not None:
-                batch = batch.with_present(method.train_dropout.sample(batch.present, generator))
-            batch = batch.to(device)
-            output = method(batch)
-            terms = {"task": F.cross_entropy(output.logits, batch.y), **output.losses}
-            loss = sum(terms.values())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-            optimizer.step()
+            terms = training_step(method, batch.to(device), optimizer, params, config, generator)
             schedule.step()
             count += 1
             for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach())
+                sums[name] = sums.get(name, 0.0) + value
         record = {"epoch": epoch, **{f"loss_{k}": v / count for k, v in sums.items()}}
         if val is not None and len(val):
             logits = predict(method, val, device=device)

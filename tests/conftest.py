@@ -10,6 +10,8 @@ import pytest
 
 # Oversubscribed torch threads slow down by 5x to 100x on small machines.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# No progress bars in test logs.
+os.environ["MMLIB_QUIET"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "book"))
@@ -41,7 +43,9 @@ def built_book(tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
     command = [sys.executable, str(ROOT / "book" / "build_book.py"),
                "--profile", "smoke", "--out", str(out), "--werror"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    # A private results cache: the notebooks really train here, rather than read a cache left by an earlier run.
+    env = {**os.environ, "MMLIB_CACHE": str(out / "cache")}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
     if result.returncode != 0:
         pytest.fail(f"Book build failed (exit {result.returncode}):\n"
                     f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}", pytrace=False)

@@ -28,6 +28,7 @@ class MethodOutput:
     logits: torch.Tensor
     losses: dict[str, torch.Tensor] = field(default_factory=dict)
     features: torch.Tensor | None = None
+    tokens: dict[str, torch.Tensor] | None = None  # the encoders' outputs, for reuse (e.g. by subset_logits)
 
 
 class MultimodalMethod(nn.Module, metaclass=ABCMeta):
@@ -53,8 +54,9 @@ class MultimodalMethod(nn.Module, metaclass=ABCMeta):
         """Logits (B x C) and fused features (B x d) from per-modality tokens and presence (B x M)."""
 
     def forward(self, batch: Batch) -> MethodOutput:
-        logits, features = self.fuse(self.encode(batch), batch.present)
-        return MethodOutput(logits, {}, features)
+        tokens = self.encode(batch)
+        logits, features = self.fuse(tokens, batch.present)
+        return MethodOutput(logits, {}, features, tokens)
 
     def prepare(self, train, val, config: TrainConfig) -> None:
         """Work a method does once before its training loop (pre-training, dataset statistics). Default: none."""
