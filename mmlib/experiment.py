@@ -77,6 +77,7 @@ class Experiment:
     train_options: dict = field(default_factory=dict)
     device: str = "auto"
     data_dir: str | None = None
+    mask_seed: int | None = None  # seed of the missing-modality masks; None: the training seed (MGR varies both)
 
     def seed_list(self) -> tuple[int, ...]:
         return tuple(self.seeds) if self.seeds is not None else profile_named(self.profile).seeds
@@ -116,8 +117,13 @@ def prepared_splits(experiment: Experiment, seed: int) -> Splits:
     train, val, test = (_limit(s, profile.max_train if s is splits.train else profile.max_eval, 0) for s in splits)
     if experiment.train_protocol is not None:
         protocol = parse_protocol(experiment.train_protocol, splits.spec)
-        train, val = protocol.apply(train, None, seed), protocol.apply(val, None, seed + 10_000)
+        mask_seed = _mask_seed(experiment, seed)
+        train, val = protocol.apply(train, None, mask_seed), protocol.apply(val, None, mask_seed + 10_000)
     return Splits(splits.spec, train, val, test)
+
+
+def _mask_seed(experiment: Experiment, seed: int) -> int:
+    return seed if experiment.mask_seed is None else experiment.mask_seed
 
 
 def train_method(experiment: Experiment, seed: int):
@@ -139,7 +145,7 @@ def _run_seed(experiment: Experiment, seed: int) -> pd.DataFrame:
     rows = []
     for text in experiment.test_protocols:
         protocol = parse_protocol(text, splits.spec)
-        rows += evaluate(method, splits.test, protocol, seed=seed, device=device)
+        rows += evaluate(method, splits.test, protocol, seed=_mask_seed(experiment, seed), device=device)
     table = pd.DataFrame(rows)
     table.insert(0, "seed", seed)
     table.insert(0, "method", experiment.method)
