@@ -58,7 +58,7 @@ def read_lips(path: Path) -> np.ndarray:
     require_file(path, "AVLetters lip video .mat file")
     try:
         mat = scipy.io.loadmat(str(path))
-    except (ValueError, TypeError, OSError, EOFError, IndexError, KeyError, AttributeError, NotImplementedError,
+    except (ValueError, TypeError, OSError, EOFError, IndexError, KeyError, AttributeError, RuntimeError,
             MemoryError, zlib.error, scipy.io.matlab.MatReadError) as error:
         raise unreadable(path, error, "expected a MATLAB .mat file with 'vid'") from error
     if "vid" not in mat:

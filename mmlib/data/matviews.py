@@ -59,7 +59,7 @@ def _loadmat(path: Path) -> dict:
     require_file(path, "MATLAB .mat file")
     try:
         return scipy.io.loadmat(str(path))
-    except (ValueError, TypeError, OSError, EOFError, IndexError, KeyError, AttributeError, NotImplementedError,
+    except (ValueError, TypeError, OSError, EOFError, IndexError, KeyError, AttributeError, RuntimeError,
             MemoryError, zlib.error, scipy.io.matlab.MatReadError) as error:
         raise unreadable(path, error, "expected a MATLAB v5 .mat file readable by scipy.io.loadmat") from error
 

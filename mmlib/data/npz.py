@@ -30,7 +30,7 @@ SEED = 0
 
 def _read(path: Path) -> dict[str, np.ndarray]:
     require_file(path, "an .npz with x_<modality> arrays and y")
-    errors = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, NotImplementedError)
+    errors = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, RuntimeError)
     hint = "expected an .npz archive written by numpy.savez"
     try:
         data = np.load(path, allow_pickle=False)

@@ -1,5 +1,8 @@
 """Every method, baselines included, behind one face (:class:`~mmlib.methods.base.MultimodalMethod`)."""
 from . import baselines  # noqa: F401  (registers concat, dropout, transformer)
+from . import cmpt  # noqa: F401
+from . import mgr  # noqa: F401
+from . import maps  # noqa: F401
 from .base import MethodOutput, MultimodalMethod
 from .registry import METHODS, make_method, register
 

@@ -1,0 +1,162 @@
+"""MGR (and its MAPs baseline): the distance correlation, top-rho pooling, the redistribution graph, training,
+the command line."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmlib.data.core import make_dataset, spec_for_arrays
+from mmlib.methods import METHODS, make_method
+from mmlib.methods.maps import missing_case
+from mmlib.methods.mgr import INSERTIONS, Refinement, distance_correlation, keep_count, redistribution_matrix
+from mmlib.train import TrainConfig, fit, predict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def toy(n=240, seed=0):
+    """Three vector modalities, each carrying the class weakly; a share of samples misses one modality."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    signal = np.eye(3)[y] * 1.5
+    arrays = {name: np.concatenate([signal, rng.normal(size=(n, 5))], 1) + rng.normal(size=(n, 8))
+              for name in ("text", "audio", "video")}
+    present = np.ones((n, 3), dtype=bool)
+    present[np.arange(n) % 4 == 0, rng.integers(0, 3, n)[np.arange(n) % 4 == 0]] = False
+    spec = spec_for_arrays("toy", arrays, 3)
+    return make_dataset(spec, arrays, y).with_missing(torch.from_numpy(present))
+
+
+def direct_distance_correlation(x, y):
+    """Székely et al.'s definition written with loops: double-centred distance matrices, then V^2 sums."""
+    n = len(x)
+
+    def centred(z):
+        d = np.array([[np.linalg.norm(z[k] - z[l]) for l in range(n)] for k in range(n)])
+        return d - d.mean(0, keepdims=True) - d.mean(1, keepdims=True) + d.mean()
+
+    a, b = centred(x), centred(y)
+    v_xy = sum(a[k, l] * b[k, l] for k in range(n) for l in range(n)) / n ** 2
+    v_xx = sum(a[k, l] ** 2 for k in range(n) for l in range(n)) / n ** 2
+    v_yy = sum(b[k, l] ** 2 for k in range(n) for l in range(n)) / n ** 2
+    return v_xy / np.sqrt(v_xx * v_yy)
+
+
+def test_distance_correlation_matches_direct_computation():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 5))
+    y = np.tanh(x[:, :3]) + 0.3 * rng.normal(size=(12, 3))
+    ours = distance_correlation(torch.tensor(x), torch.tensor(y), eps=0.0).item()
+    assert ours == pytest.approx(direct_distance_correlation(x, y), rel=1e-6)
+    # identical inputs are perfectly dependent; the value is scale invariant
+    assert distance_correlation(torch.tensor(x), 3 * torch.tensor(x), eps=0.0).item() == pytest.approx(1.0)
+
+
+def test_distance_correlation_has_finite_gradient():
+    x = torch.randn(8, 4, requires_grad=True)
+    y = torch.cat([x[:4], x[:4]]).detach()  # repeated rows: zero distances
+    distance_correlation(torch.cat([x[:4], x[:4]]), y).backward()
+    assert torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("keep_ratio, layers, tokens", [(0.5, 2, 16), (0.5, 3, 16), (0.75, 2, 12), (0.25, 1, 12)])
+def test_top_rho_keeps_rho_to_the_L_T_of_the_tokens(keep_ratio, layers, tokens):
+    torch.manual_seed(0)
+    refinements = [Refinement(16, 4, 3, keep_ratio) for _ in range(layers)]
+    h = torch.randn(5, tokens, 16)
+    present = torch.ones(5, 3, dtype=torch.bool)
+    for refinement in refinements:
+        h, info = refinement(h, present)
+        assert (info["kept"].sum(1) == h.shape[1]).all()
+    assert h.shape == (5, round(tokens * keep_ratio ** layers), 16)
+    expected = tokens
+    for _ in range(layers):
+        expected = keep_count(expected, keep_ratio)
+    assert h.shape[1] == expected
+
+
+def test_redistribution_links_only_biased_to_kept_tokens():
+    correlations = torch.rand(2, 6, 6)
+    kept = torch.tensor([[True, False, True, False, False, True], [False] * 5 + [True]])
+    adjacency = redistribution_matrix(correlations, kept)
+    for b in range(2):
+        for i in range(6):
+            for j in range(6):
+                linked = (not kept[b, i]) and kept[b, j]
+                assert adjacency[b, i, j] == (correlations[b, i, j] if linked else 0.0)
+    # and inside a refinement layer, the adjacency it uses has the same structure
+    torch.manual_seed(0)
+    _, info = Refinement(16, 4, 3, 0.5)(torch.randn(3, 8, 16), torch.ones(3, 3, dtype=torch.bool))
+    mask = (~info["kept"]).unsqueeze(2) & info["kept"].unsqueeze(1)
+    assert torch.equal(info["adjacency"] != 0, mask & (info["correlations"] != 0))
+
+
+def test_missing_case_reads_presence_bits():
+    present = torch.tensor([[True, False, False], [False, True, True], [True, True, True]])
+    assert missing_case(present).tolist() == [1, 6, 7]
+
+
+@pytest.mark.parametrize("options", [{}, {"insertion": "summation"}, {"insertion": "attention"},
+                                     {"insertion": "input"}, {"prompt": "maps"}, {"unimodal": False},
+                                     {"lambda_div": 0.0}, {"refine_layers": 3, "keep_ratio": 0.75}])
+def test_mgr_variants_forward_and_name_their_losses(options):
+    dataset = toy(n=32)
+    method = make_method("mgr", dataset.spec, d_model=16, **options)
+    method.train()
+    output = method(dataset.batch())
+    assert output.logits.shape == (32, 3)
+    has_div = options.get("unimodal", True) and options.get("lambda_div", 0.1) > 0
+    assert ("div" in output.losses) == has_div
+    sum(output.losses.values(), output.logits.sum()).backward()
+
+
+def test_insertions_are_the_four_of_the_ablation():
+    assert set(INSERTIONS) == {"token", "summation", "attention", "input"}
+
+
+@pytest.mark.parametrize("name, options", [("mgr", {}), ("maps", {}), ("maps", {"insertion": "attention"})])
+def test_training_beats_chance(name, options):
+    train, test = toy(n=300, seed=0), toy(n=200, seed=1)
+    torch.manual_seed(0)
+    method = make_method(name, train.spec, d_model=32, **options)
+    fit(method, train, None, TrainConfig(epochs=12, lr=3e-3, patience=None, progress=False))
+    accuracy = (predict(method, test).argmax(1) == test.y).float().mean().item()
+    assert accuracy > 0.6  # chance is about 1/3
+
+
+@pytest.mark.parametrize("name", ["mgr", "maps"])
+def test_subset_logits_equal_forward_on_each_subset(name):
+    dataset = toy(n=10)
+    method = make_method(name, dataset.spec, d_model=16).eval()
+    batch = dataset.batch()
+    table = method.subset_logits(batch)
+    from mmlib.shapley import subsets
+    for k, members in enumerate(subsets(3)):
+        present = batch.present & members
+        if not present.any(1).all():
+            continue
+        expected = method(batch.with_present(present)).logits
+        assert torch.allclose(table[:, k], expected, atol=1e-5)
+
+
+def test_cli_runs_mgr_on_an_npz_file(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 90
+    y = rng.integers(0, 2, n)
+    np.savez(tmp_path / "tiny.npz", x_a=rng.normal(size=(n, 6)) + y[:, None], x_b=rng.normal(size=(n, 5, 3)), y=y)
+    out = tmp_path / "out.csv"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MMLIB_QUIET": "1", "MMLIB_CACHE": str(tmp_path / "cache")}
+    for method in ("mgr", "maps"):
+        result = subprocess.run([sys.executable, "-m", "mmlib", "run", "--dataset", f"npz:{tmp_path / 'tiny.npz'}",
+                                 "--method", method, "--protocol", "subsets", "kappa:0.7", "--train-protocol",
+                                 "kappa:0.7", "--profile", "smoke", "--seeds", "0", "--out", str(out)],
+                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        text = out.read_text()
+        assert text.startswith("dataset,method,seed,protocol,condition,metric,value")
+        assert f",{method}," in text and "a+b" in text and "absent:a=0.35,b=0.35" in text
+    assert "mgr" in METHODS and "maps" in METHODS
