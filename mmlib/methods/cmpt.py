@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 
 import pandas as pd
 import torch
@@ -240,7 +241,9 @@ class CMPT(MultimodalMethod):
         self.encoder_options = dict(d_model=d_model, num_tokens=num_tokens, num_layers=num_layers,
                                     num_heads=num_heads, dropout=dropout)
         # peft (and the transformers it imports) takes seconds to import: only when a CMPT model is built
-        from peft import LoraConfig, inject_adapter_in_model
+        with warnings.catch_warnings():  # its tqdm.auto import warns in kernels without ipywidgets
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            from peft import LoraConfig, inject_adapter_in_model
 
         lora = LoraConfig(r=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=LORA_TARGETS)
         # peft wraps q, k, v and out of every block in a LoRA layer and freezes everything else in the encoder
