@@ -1,8 +1,11 @@
-"""Every method, baselines included, behind one face (:class:`~mmlib.methods.base.MultimodalMethod`)."""
-from . import baselines  # noqa: F401  (registers concat, dropout, transformer)
+"""Every method, baselines included, behind one face (:class:`~mmlib.methods.base.MultimodalMethod`).
+Importing a method's module registers it under its command-line name."""
+from . import baselines  # noqa: F401  (concat, dropout, transformer)
 from . import cmpt  # noqa: F401
+from . import maps  # noqa: F401  (MGR's prompt baseline)
+from . import mce  # noqa: F401
 from . import mgr  # noqa: F401
-from . import maps  # noqa: F401
+from . import mmp  # noqa: F401  (also transformer_dropout, mmp_lp, mmp_lp_align)
 from .base import MethodOutput, MultimodalMethod
 from .registry import METHODS, make_method, register
 

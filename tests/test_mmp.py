@@ -1,0 +1,141 @@
+"""MMP: the masking, the projection's shapes and inputs, the alignment loss, training, the command line."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmlib.data.core import make_dataset, spec_for_arrays
+from mmlib.methods import METHODS, make_method
+from mmlib.methods.mmp import MMP, ProjectionHead
+from mmlib.missing import ModalityDropout
+from mmlib.train import TrainConfig, fit, predict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def toy(n=240, seed=0):
+    """Three vector modalities, each carrying the class weakly."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    signal = np.eye(3)[y] * 1.5
+    arrays = {name: np.concatenate([signal, rng.normal(size=(n, 5))], 1) + rng.normal(size=(n, 8))
+              for name in ("text", "audio", "video")}
+    spec = spec_for_arrays("toy", arrays, 3)
+    return make_dataset(spec, arrays, y)
+
+
+def test_masking_keeps_one_modality_and_drops_at_p_one_half():
+    present = torch.ones(20000, 3, dtype=torch.bool)
+    kept = MMP.masking.sample(present, torch.Generator().manual_seed(0))
+    assert (kept.sum(1) >= 1).all()
+    dropped = 1 - kept.float().mean().item()
+    # p = 0.5 per modality, conditioned on keeping one: (p - p^M) / (1 - p^M) = 3/7 for M = 3
+    assert MMP.masking.p == 0.5
+    assert dropped == pytest.approx(ModalityDropout.expected_drop_rate(0.5, 3), abs=0.01)
+    # each pattern with at least one modality is equally likely (p = 0.5 makes all 2^M - 1 of them uniform)
+    patterns = torch.unique(kept.long() @ torch.tensor([1, 2, 4]), return_counts=True)[1].float() / len(kept)
+    assert len(patterns) == 7 and torch.allclose(patterns, torch.full((7,), 1 / 7), atol=0.01)
+
+
+@pytest.mark.parametrize("name", ["mmp", "mmp_lp", "mmp_lp_align"])
+def test_projected_tokens_have_the_missing_modality_shape(name):
+    torch.manual_seed(0)
+    data = toy(16)
+    method = make_method(name, data.spec, d_model=32).eval()
+    batch = data.batch(torch.arange(16))
+    tokens = method.encode(batch)
+    present = torch.ones(16, 3, dtype=torch.bool)
+    present[:8, 1] = False
+    projected = method.project(tokens, present, ["audio", "video"])
+    for modality, value in projected.items():
+        assert value.shape == tokens[modality].shape == (16, 4, 32)
+
+
+def test_projection_head_aligns_token_counts():
+    head = ProjectionHead(source_tokens=6, target_tokens=3, d_model=8, linear=False)
+    sources = [torch.randn(5, 2, 8), torch.randn(5, 4, 8)]
+    assert head(sources, torch.ones(5, 2, dtype=torch.bool)).shape == (5, 3, 8)
+
+
+def test_projection_reads_only_available_modalities():
+    torch.manual_seed(0)
+    data = toy(8)
+    method = make_method("mmp", data.spec, d_model=32).eval()
+    tokens = method.encode(data.batch(torch.arange(8)))
+    present = torch.tensor([[True, False, False]] * 8)
+    before = method.project(tokens, present, ["audio"])["audio"]
+    changed = {**tokens, "video": torch.randn_like(tokens["video"]), "audio": torch.randn_like(tokens["audio"])}
+    after = method.project(changed, present, ["audio"])["audio"]
+    assert torch.allclose(before, after, atol=1e-6)
+    changed_available = {**tokens, "text": torch.randn_like(tokens["text"])}
+    assert not torch.allclose(before, method.project(changed_available, present, ["audio"])["audio"])
+
+
+def test_alignment_loss_covers_masked_modalities_only():
+    torch.manual_seed(0)
+    data = toy(8)
+    method = make_method("mmp", data.spec, d_model=16)
+    tokens = {n: torch.randn(8, 4, 16) for n in data.spec.modality_names}
+    projected = {n: torch.randn(8, 4, 16) for n in ("audio", "video")}
+    masked = torch.zeros(8, 3, dtype=torch.bool)
+    masked[:4, 1] = True  # audio masked in the first four samples; video's projection unused by the loss
+    loss = method.alignment_loss(tokens, projected, masked)
+    expected = torch.nn.functional.smooth_l1_loss(projected["audio"][:4], tokens["audio"][:4])
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    moved = {"audio": projected["audio"].clone(), "video": projected["video"] + 5}
+    moved["audio"][4:] += 5  # rows where audio is not masked
+    assert method.alignment_loss(tokens, moved, masked).item() == pytest.approx(loss.item(), rel=1e-6)
+    assert method.alignment_loss(tokens, projected, torch.zeros_like(masked)).item() == 0.0
+
+
+def test_training_forward_masks_and_names_the_alignment_loss():
+    torch.manual_seed(0)
+    data = toy(64)
+    method = make_method("mmp", data.spec, d_model=16).train()
+    output = method(data.batch(torch.arange(64)))
+    assert set(output.losses) == {"alignment"} and output.losses["alignment"].item() > 0
+    assert make_method("mmp_lp", data.spec, d_model=16).train()(data.batch(torch.arange(64))).losses == {}
+    assert METHODS["transformer_dropout"].train_dropout.p == 0.5 and METHODS["mmp"].train_dropout is None
+
+
+@pytest.mark.parametrize("name", ["mmp", "transformer_dropout"])
+def test_training_beats_chance(name):
+    train, test = toy(240, 0), toy(120, 1)
+    method = make_method(name, train.spec, d_model=32)
+    fit(method, train, None, TrainConfig(epochs=8, batch_size=32, lr=3e-3, progress=False))
+    accuracy = (predict(method, test).argmax(1) == test.y).float().mean().item()
+    assert accuracy > 0.6  # chance is 1/3
+    one_modality = test.with_missing(torch.tensor([[False, True, False]] * len(test)))
+    assert (predict(method, one_modality).argmax(1) == test.y).float().mean().item() > 0.45
+
+
+def test_subset_logits_equal_forward_on_each_subset():
+    torch.manual_seed(0)
+    data = toy(12)
+    method = make_method("mmp", data.spec, d_model=16).eval()
+    batch = data.batch(torch.arange(12))
+    table = method.subset_logits(batch)
+    for k in (1, 2, 5, 7):
+        members = torch.tensor([(k >> i) & 1 == 1 for i in range(3)])
+        direct = method(batch.with_present(members.expand(12, -1).clone())).logits
+        assert torch.allclose(table[:, k], direct, atol=1e-5)
+
+
+def test_cli_runs_mmp_on_an_npz_file(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 90
+    y = rng.integers(0, 2, n)
+    np.savez(tmp_path / "tiny.npz", x_a=rng.normal(size=(n, 6)) + y[:, None], x_b=rng.normal(size=(n, 5, 3)), y=y)
+    out = tmp_path / "out.csv"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MMLIB_QUIET": "1", "MMLIB_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-m", "mmlib", "run", "--dataset", f"npz:{tmp_path / 'tiny.npz'}",
+                             "--method", "mmp", "--protocol", "subsets", "--profile", "smoke", "--seeds", "0",
+                             "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert text.startswith("dataset,method,seed,protocol,condition,metric,value")
+    assert ",mmp," in text and "a+b" in text
