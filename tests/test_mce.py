@@ -10,25 +10,21 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from mmlib.data.core import Batch, make_dataset, spec_for_arrays
+from mmlib.data.core import Batch, make_dataset
 from mmlib.methods import make_method
 from mmlib.methods.mce import batch_subsets, code_variant_shapley, dataset_factor, learning_state_factor
 from mmlib.train import TrainConfig, fit, predict
+from toydata import weak_signal
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def toy(n=240, seed=0):
     """Three vector modalities, each carrying the class weakly; imbalanced presence (most missing: video)."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    signal = np.eye(3)[y] * 1.5
-    arrays = {name: np.concatenate([signal, rng.normal(size=(n, 5))], 1) + rng.normal(size=(n, 8))
-              for name in ("text", "audio", "video")}
+    spec, arrays, y, rng = weak_signal(n, seed)
     present = np.ones((n, 3), dtype=bool)
     present[np.arange(n) % 2 == 0, 2] = False
     present[np.arange(n) % 5 == 1, 1] = False
-    spec = spec_for_arrays("toy", arrays, 3)
     return make_dataset(spec, arrays, y).with_missing(torch.from_numpy(present))
 
 

@@ -8,23 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from mmlib.data.core import make_dataset, spec_for_arrays
+from mmlib.data.core import make_dataset
 from mmlib.methods import METHODS, make_method
 from mmlib.methods.mmp import MMP, ProjectionHead
 from mmlib.missing import ModalityDropout
 from mmlib.train import TrainConfig, fit, predict
+from toydata import weak_signal
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def toy(n=240, seed=0):
     """Three vector modalities, each carrying the class weakly."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    signal = np.eye(3)[y] * 1.5
-    arrays = {name: np.concatenate([signal, rng.normal(size=(n, 5))], 1) + rng.normal(size=(n, 8))
-              for name in ("text", "audio", "video")}
-    spec = spec_for_arrays("toy", arrays, 3)
+    spec, arrays, y, rng = weak_signal(n, seed)
     return make_dataset(spec, arrays, y)
 
 
