@@ -79,7 +79,6 @@ def test_heterogeneous_mix_follows_appendix_a4(eta):
 
 def test_single_absence_cmpt_and_mgr_semantics():
     dataset = toy(n=1000)
-    n = len(dataset)
     # CMPT "image 30% / text 100%": 70% of samples miss the image, nothing else
     mask = SingleAbsence.availability({"image": 0.3}).mask(dataset, seed=0)
     assert int((~mask.present[:, 2]).sum()) == 700 and mask.present[:, :2].all()
