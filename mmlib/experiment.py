@@ -33,8 +33,8 @@ from .methods import make_method
 from .missing import parse_protocol
 from .train import fit, resolve_device
 
-__all__ = ["PROFILES", "COLUMNS", "Experiment", "run", "run_all", "summarize", "train_method", "cache_dir",
-           "code_version"]
+__all__ = ["PROFILES", "COLUMNS", "Experiment", "run", "run_all", "summarize", "build_method", "train_method",
+           "cache_dir", "code_version"]
 
 PACKAGE = Path(__file__).resolve().parent
 COLUMNS = ["dataset", "method", "seed", "protocol", "condition", "metric", "value"]
@@ -126,8 +126,9 @@ def _mask_seed(experiment: Experiment, seed: int) -> int:
     return seed if experiment.mask_seed is None else experiment.mask_seed
 
 
-def train_method(experiment: Experiment, seed: int):
-    """Train the experiment's method for one seed: returns (method, splits, history)."""
+def build_method(experiment: Experiment, seed: int):
+    """The experiment's untrained method for one seed, its splits and its training configuration, exactly as
+    :func:`train_method` starts from them: returns (method, splits, config)."""
     profile = profile_named(experiment.profile)
     splits = prepared_splits(experiment, seed)
     torch.manual_seed(seed)
@@ -135,6 +136,12 @@ def train_method(experiment: Experiment, seed: int):
     config = method.recipe.updated(seed=seed, device=experiment.device, **experiment.train_options)
     if profile.max_epochs is not None:
         config = config.updated(epochs=min(config.epochs, profile.max_epochs))
+    return method, splits, config
+
+
+def train_method(experiment: Experiment, seed: int):
+    """Train the experiment's method for one seed: returns (method, splits, history)."""
+    method, splits, config = build_method(experiment, seed)
     history = fit(method, splits.train, splits.val, config)
     return method, splits, history
 

@@ -8,6 +8,11 @@ Exact Shapley values are linear in the table, so for a batch of games (``B x 2^M
 sample) they are a single matrix product with a fixed ``2^M x M`` weight matrix (:func:`shapley_weights`).
 At M = 6 that matrix is 64 x 6: exact values are cheap once the table is there, and the table itself is one
 batched pass of the fusion head over the 2^M subsets (``mmlib.methods`` models expose ``subset_logits``).
+
+Some scores weight marginal contributions that are not differences of one value function, e.g. DREAM's
+Prediction Shift Score (Eq. 1-2), whose marginal is the indicator that adding player i changes the prediction:
+:func:`shapley_of_marginals` takes the same table (here of predictions) and the marginal as a function of the
+table's entries at S u {i} and at S, and ``monte_carlo_shapley(..., marginal=...)`` estimates the same sum.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from typing import Callable, Sequence
 import torch
 
 __all__ = ["subsets", "subset_labels", "subset_index", "shapley_weights", "exact_shapley", "restrict_to",
-           "monte_carlo_shapley", "brute_force_shapley"]
+           "marginal_pairs", "shapley_of_marginals", "monte_carlo_shapley", "brute_force_shapley"]
 
 
 @lru_cache(maxsize=None)
@@ -95,12 +100,52 @@ def restrict_to(values: torch.Tensor, available: torch.Tensor) -> torch.Tensor:
     return torch.gather(values, -1, index.expand_as(values))
 
 
+@lru_cache(maxsize=None)
+def _pairs(num_players: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    rows = torch.arange(2 ** num_players).unsqueeze(1)
+    bits = 2 ** torch.arange(num_players).unsqueeze(0)
+    # column i: the 2^(M-1) subsets S without player i, in increasing bitmask order
+    without = torch.stack([rows[(rows & bit) == 0] for bit in bits[0]], 1)
+    size = torch.stack([_subsets(num_players)[without[:, i]].sum(1) for i in range(num_players)], 1).double()
+    fact = lambda n: torch.exp(torch.lgamma(n + 1))  # noqa: E731
+    weight = fact(size) * fact(num_players - size - 1) / math.factorial(num_players)
+    return without, without | bits, weight
+
+
+def marginal_pairs(num_players: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The pairs (S, S u {i}) that Shapley values weigh: three (2^(M-1) x M) tensors ``without``, ``with_``
+    (row indices in :func:`subsets` order of S and of S u {i}, for the subsets S that lack player i) and
+    ``weight`` = |S|! (M - |S| - 1)! / M! (float64; each column sums to 1)."""
+    without, with_, weight = _pairs(num_players)
+    return without.clone(), with_.clone(), weight.clone()
+
+
+def shapley_of_marginals(table: torch.Tensor, marginal: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+                         ) -> torch.Tensor:
+    """Shapley-weighted sum of marginal contributions (..., M) from a table (..., 2^M) in :func:`subsets` order:
+    ``phi_i = sum_{S not containing i} |S|!(M-|S|-1)!/M! * marginal(table[S u {i}], table[S])``.
+
+    With ``marginal = lambda a, b: a - b`` this is :func:`exact_shapley`. DREAM's PSS (Eq. 1-2) passes a table of
+    predicted classes and ``marginal = lambda a, b: (a != b)``: a modality's PSS is 0 exactly when adding it to no
+    subset changes the prediction."""
+    without, with_, weight = _pairs(_num_players(table.shape[-1]))
+    without, with_ = without.to(table.device), with_.to(table.device)
+    contributions = marginal(table[..., with_], table[..., without])  # (..., 2^(M-1), M)
+    if not contributions.is_floating_point():
+        contributions = contributions.float()
+    weight = weight.to(device=table.device, dtype=contributions.dtype)
+    return (contributions * weight).sum(-2)
+
+
 def monte_carlo_shapley(value_fn: Callable[[torch.Tensor], torch.Tensor], num_players: int, num_permutations: int,
-                        generator: torch.Generator | None = None) -> torch.Tensor:
+                        generator: torch.Generator | None = None,
+                        marginal: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Permutation-sampling estimate of Shapley values.
 
     ``value_fn`` maps a (K x M) bool tensor of subsets to their values (..., K); it is called once, on the
-    prefixes of ``num_permutations`` random orders (duplicates removed). Returns (..., M)."""
+    prefixes of ``num_permutations`` random orders (duplicates removed). Returns (..., M). ``marginal(after,
+    before)`` replaces the difference ``after - before`` of each step (an estimate of
+    :func:`shapley_of_marginals`; DREAM's PSS passes predictions and ``after != before``)."""
     if num_permutations < 1:
         raise ValueError(f"num_permutations must be positive, got {num_permutations}")
     orders = torch.stack([torch.randperm(num_players, generator=generator) for _ in range(num_permutations)])
@@ -113,7 +158,11 @@ def monte_carlo_shapley(value_fn: Callable[[torch.Tensor], torch.Tensor], num_pl
     unique, inverse = torch.unique(index, return_inverse=True)
     values = value_fn(_subsets(num_players)[unique])  # (..., U)
     path = values[..., inverse]  # (..., P, M+1)
-    gains = path[..., 1:] - path[..., :-1]  # gain of the t-th player of each order
+    if marginal is None:
+        gains = path[..., 1:] - path[..., :-1]  # gain of the t-th player of each order
+    else:
+        gains = marginal(path[..., 1:], path[..., :-1])
+        gains = gains if gains.is_floating_point() else gains.float()
     estimate = torch.zeros(*gains.shape[:-2], num_players, dtype=gains.dtype, device=gains.device)
     player = orders.to(gains.device).expand(*gains.shape[:-2], *orders.shape)
     estimate.scatter_add_(-1, player.flatten(-2), gains.flatten(-2))

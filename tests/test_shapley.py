@@ -1,11 +1,12 @@
 """Shapley values: subset order, the axioms, agreement with brute force, Monte-Carlo convergence."""
 import itertools
+import math
 
 import pytest
 import torch
 
-from mmlib.shapley import (brute_force_shapley, exact_shapley, monte_carlo_shapley, restrict_to, shapley_weights,
-                           subset_index, subset_labels, subsets)
+from mmlib.shapley import (brute_force_shapley, exact_shapley, marginal_pairs, monte_carlo_shapley, restrict_to,
+                           shapley_of_marginals, shapley_weights, subset_index, subset_labels, subsets)
 
 
 def random_games(batch, num_players, seed=0):
@@ -107,3 +108,39 @@ def test_monte_carlo_with_all_permutations_is_exact_in_expectation():
                                    torch.Generator().manual_seed(0))
     assert len(orders) == 6
     assert torch.allclose(estimate, exact_shapley(values), atol=0.05)
+
+
+@pytest.mark.parametrize("num_players", [1, 2, 3, 6])
+def test_marginal_pairs_and_shapley_of_differences_is_exact_shapley(num_players):
+    without, with_, weight = marginal_pairs(num_players)
+    assert without.shape == with_.shape == weight.shape == (2 ** (num_players - 1), num_players)
+    table = subsets(num_players)
+    for i in range(num_players):
+        assert not table[without[:, i], i].any() and table[with_[:, i], i].all()
+    assert torch.allclose(weight.sum(0), torch.ones(num_players, dtype=torch.float64))
+    values = random_games(4, num_players, seed=num_players)
+    assert torch.allclose(shapley_of_marginals(values, lambda a, b: a - b), exact_shapley(values), atol=1e-12)
+
+
+def test_shapley_of_indicator_marginals_matches_brute_force():
+    """DREAM's PSS: the Shapley-weighted share of subsets to which adding a player changes the prediction."""
+    num_players = 4
+    generator = torch.Generator().manual_seed(0)
+    predictions = torch.randint(0, 3, (5, 2 ** num_players), generator=generator)
+    without_player_2 = torch.arange(16)[torch.arange(16) & 0b0100 == 0]
+    predictions[:, without_player_2 | 0b0100] = predictions[:, without_player_2]
+    pss = shapley_of_marginals(predictions, lambda a, b: a != b)
+    for row in range(5):
+        for i in range(num_players):
+            others = [p for p in range(num_players) if p != i]
+            expected = 0.0
+            for size in range(num_players):
+                weight = math.factorial(size) * math.factorial(num_players - size - 1) / math.factorial(num_players)
+                for combo in itertools.combinations(others, size):
+                    before = sum(2 ** p for p in combo)
+                    expected += weight * float(predictions[row, before | 2 ** i] != predictions[row, before])
+            assert abs(pss[row, i].item() - expected) < 1e-6
+    assert (pss[:, 2] == 0).all()  # player 2 never changes a prediction: a null player gets exactly 0
+    estimate = monte_carlo_shapley(lambda m: predictions[:, subset_index(m)], num_players, 4000,
+                                   torch.Generator().manual_seed(1), marginal=lambda a, b: a != b)
+    assert torch.allclose(estimate, pss, atol=0.05)

@@ -2,6 +2,7 @@
 Importing a method's module registers it under its command-line name."""
 from . import baselines  # noqa: F401  (concat, dropout, transformer)
 from . import cmpt  # noqa: F401
+from . import dream  # noqa: F401
 from . import maps  # noqa: F401  (MGR's prompt baseline)
 from . import mce  # noqa: F401
 from . import mgr  # noqa: F401

@@ -1,0 +1,213 @@
+"""The DREAM chapter's experiment grids, shared by its notebooks so that each grid is defined once.
+
+Every function returns :class:`mmlib.experiment.Experiment` objects (or a table from them); ``run`` reads what an
+earlier notebook already trained from the results cache. What each profile runs:
+
+| | smoke | quick (2-core CPU) | paper |
+|---|---|---|---|
+| epochs (every method) | 2 | 8 (AV-MNIST: 5) | each method's recipe (DREAM 30) |
+| DREAM size | d = 16 | d = 32 | d = 200 (appendix A.2) |
+| DREAM lr, batch | 1e-3, 64 | 1e-3, 64 | 1e-4, 32 (appendix A.2) |
+| intra-modal datasets | AVLetters, AV-MNIST (MCE's 1,500 pairs) | the same | AVLetters, AV-MNIST (2,700 pairs), MOSI |
+| methods in Figure 3 | DREAM, dropout | DREAM, dropout | DREAM and every baseline |
+| frame ratios | 0, 0.6 | 0, 0.6, 0.9 | 0, 0.1, ..., 0.9 |
+| heterogeneous eta (Fig. 4) | 0.6 | 0.3, 0.6 | 0.1, 0.3, 0.5, 0.7 |
+| heterogeneous eta (Fig. 5) | 0.6 | 0.6 | 0.1, 0.3, 0.5, 0.7 |
+
+The quick profile is sized to run the whole chapter in about 8 minutes on a 2-core CPU: every method trains 8 epochs
+instead of 15 to 30 (5 on AV-MNIST, whose image encoder is the costliest); DREAM's learning rate is raised from 1e-4
+to 1e-3, the baselines' (at 1e-4 an 8-epoch DREAM has not converged), and its batch from 32 to 64, the baselines'
+(half the steps); Figure 3 has three ratios, two of them above 0.5 where the paper's claim lies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from mmlib.experiment import Experiment, run_all
+from mmlib.methods import METHODS
+
+BASELINES = ("concat", "dropout", "transformer")
+#: other chapters' methods join the comparison when they exist in mmlib
+OTHER_METHODS = tuple(name for name in ("cmpt", "mgr", "mce", "mmp") if name in METHODS)
+
+
+@dataclass(frozen=True)
+class Settings:
+    training: dict  # training options of every method
+    dataset_training: dict  # per dataset, on top of ``training``
+    dream_options: dict
+    dream_training: dict  # DREAM's, on top of ``training``
+    intra_datasets: tuple[str, ...]
+    intra_methods: tuple[str, ...]
+    frame_ratios: tuple[float, ...]
+    etas: tuple[float, ...]
+    backbone_etas: tuple[float, ...]
+
+
+def settings(profile: str) -> Settings:
+    if profile == "paper":
+        etas = (0.1, 0.3, 0.5, 0.7)
+        return Settings({}, {}, {"d_model": 200}, {}, ("avletters", "avmnist", "mosi"), ("DREAM",) + BASELINES,
+                        tuple(round(0.1 * i, 1) for i in range(10)), etas, etas)
+    if profile == "quick":
+        return Settings({"epochs": 8}, {"avmnist_mce": {"epochs": 5}}, {"d_model": 32}, {"lr": 1e-3, "batch_size": 64},
+                        ("avletters", "avmnist_mce"), ("DREAM", "dropout"), (0.0, 0.6, 0.9), (0.3, 0.6), (0.6,))
+    return Settings({}, {}, {"d_model": 16}, {"lr": 1e-3, "batch_size": 64}, ("avletters", "avmnist_mce"),
+                    ("DREAM", "dropout"), (0.0, 0.6), (0.6,), (0.6,))
+
+
+#: DREAM's variants, by the label the chapter gives them: constructor options on top of the profile's
+VARIANTS = {
+    "DREAM": {},
+    "DREAM + modality dropout": {"modality_dropout": 0.5},
+    "w/o dynamic enhancement": {"dynamic_enhancement": False},
+    "w/o MMFM": {"masked_fusion": False},
+    "backbone: dropout (default)": {},
+    "backbone: dropout, 1 epoch": {"backbone_epochs": 1},
+    "backbone: transformer": {"backbone": "transformer", "backbone_dropout": 0.5},
+    "backbone: MLP (concat)": {"backbone": "concat"},
+}
+
+
+def dream(dataset: str, variant: str, common: dict) -> Experiment:
+    chosen = settings(common["profile"])
+    options = {**chosen.dream_options, **VARIANTS[variant]}
+    training = {**chosen.training, **chosen.dataset_training.get(dataset, {}), **chosen.dream_training}
+    return Experiment(dataset, "dream", method_options=options, train_options=training, **common)
+
+
+def baseline(dataset: str, method: str, common: dict) -> Experiment:
+    chosen = settings(common["profile"])
+    training = {**chosen.training, **chosen.dataset_training.get(dataset, {})}
+    return Experiment(dataset, method, train_options=training, **common)
+
+
+def labelled(experiments: dict[str, list[Experiment]]) -> pd.DataFrame:
+    """Run every experiment (or read it from the cache); the column ``model`` carries each one's label.
+
+    Another chapter's method (``OTHER_METHODS``) that fails here is reported and left out rather than stopping this
+    chapter: its own chapter is where it is tested."""
+    tables = []
+    for label, group in experiments.items():
+        try:
+            table = run_all(group)
+        except Exception as error:  # noqa: BLE001
+            if label not in OTHER_METHODS:
+                raise
+            print(f"{label} left out of this comparison: {type(error).__name__}: {error}")
+            continue
+        tables.append(table.assign(model=label))
+    return pd.concat(tables, ignore_index=True)
+
+
+def common_options(profile: str, seeds, device: str, data_dir) -> dict:
+    return {"profile": profile, "seeds": None if seeds is None else tuple(seeds), "device": device,
+            "data_dir": data_dir}
+
+
+def inter_modal(datasets: tuple[str, ...], common: dict) -> dict[str, list[Experiment]]:
+    """Table 1: trained on the complete training split, scored on every subset of the test split."""
+    grid = {method: [baseline(d, method, common) for d in datasets] for method in BASELINES + OTHER_METHODS}
+    for variant in ("DREAM", "DREAM + modality dropout"):
+        grid[variant] = [dream(d, variant, common) for d in datasets]
+    return grid
+
+
+def intra_modal(common: dict) -> dict[str, list[Experiment]]:
+    """Figure 3: frames masked at ratio r at train and test. Ratio 0 is the complete-data run of Table 1, whose
+    complete-modality condition is the r = 0 point."""
+    chosen = settings(common["profile"])
+    grid: dict[str, list[Experiment]] = {}
+    for label in chosen.intra_methods:
+        experiments = []
+        for dataset in chosen.intra_datasets:
+            for ratio in chosen.frame_ratios:
+                protocol = None if ratio == 0 else f"frames:{ratio:g}"
+                tests = ("subsets",) if ratio == 0 else (f"frames:{ratio:g}",)
+                if label == "DREAM":
+                    experiment = dream(dataset, label, common)
+                else:
+                    experiment = baseline(dataset, label, common)
+                experiments.append(replace(experiment, train_protocol=protocol, test_protocols=tests))
+        grid[label] = experiments
+    return grid
+
+
+def heterogeneous(labels: tuple[str, ...], etas: tuple[float, ...], common: dict, dataset: str = "mosi"
+                  ) -> dict[str, list[Experiment]]:
+    """Figures 4 and 5: the heterogeneous missingness of appendix A.4 at each eta, at train and test."""
+    grid = {}
+    for label in labels:
+        experiments = []
+        for eta in etas:
+            experiment = dream(dataset, label, common) if label in VARIANTS else baseline(dataset, label, common)
+            experiments.append(replace(experiment, train_protocol=f"heterogeneous:{eta:g}",
+                                       test_protocols=(f"heterogeneous:{eta:g}",)))
+        grid[label] = experiments
+    return grid
+
+
+# ------------------------------------------------------------------------------------------------ tables and claims
+
+def mean_std(values, scale: float = 100.0, digits: int = 1) -> str:
+    """'mean ± std' of per-seed values, in percent by default."""
+    values = pd.Series(values, dtype=float) * scale
+    std = values.std() if len(values) > 1 else 0.0
+    return f"{values.mean():.{digits}f} ± {std:.{digits}f}"
+
+
+def paired(ours: pd.Series, theirs: pd.Series) -> dict:
+    """Per-seed differences ``ours - theirs`` (series indexed by seed): mean, std, 95% t-interval, n."""
+    from scipy import stats
+
+    difference = (ours - theirs).dropna()
+    n = len(difference)
+    mean = float(difference.mean())
+    std = float(difference.std()) if n > 1 else 0.0
+    half = float(stats.t.ppf(0.975, n - 1) * std / n ** 0.5) if n > 1 else float("nan")
+    return {"mean": mean, "std": std, "low": mean - half, "high": mean + half, "n": n}
+
+
+def describe(difference: dict, scale: float = 100.0, unit: str = " pts") -> str:
+    d = {k: v * scale if k != "n" else v for k, v in difference.items()}
+    interval = "" if d["n"] < 2 else f", 95% CI [{d['low']:+.1f}, {d['high']:+.1f}]"
+    return f"{d['mean']:+.1f}{unit} ± {d['std']:.1f} (n = {d['n']} seeds{interval})"
+
+
+def verdict(differences: list[dict]) -> str:
+    """reproduced: every difference positive with its 95% interval above 0; not reproduced: no mean difference
+    positive; partly: anything between."""
+    positive = [d["mean"] > 0 for d in differences]
+    if all(positive) and all(d["n"] > 1 and d["low"] > 0 for d in differences):
+        return "reproduced"
+    if not any(positive):
+        return "not reproduced"
+    return "partly"
+
+
+def claims_table(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["claim", "paper's evidence", "ours", "verdict"])
+
+
+def show_claims(rows: list[dict], key: str):
+    """Display the claims this notebook tests and glue them for the chapter's overview page (book/dream.md)."""
+    from IPython.display import display
+    from myst_nb import glue
+
+    table = claims_table(rows).style.hide(axis="index").set_properties(**{"text-align": "left"})
+    glue(key, table, display=False)
+    display(table)
+
+
+def pretrained_backbone(experiment: Experiment, seed: int):
+    """The backbone of a DREAM experiment, pre-trained as in its run (free when the run happened in this process),
+    wrapped so that it predicts blind like DREAM sees the data; and the experiment's splits."""
+    from mmlib.experiment import build_method
+    from mmlib.methods.dream import BlindBackbone
+    from mmlib.train import resolve_device
+
+    method, splits, config = build_method(experiment, seed)
+    method.to(resolve_device(config.device)).prepare(splits.train, splits.val, config)
+    return BlindBackbone(method.backbone, method.scores.coalitions).eval(), splits
