@@ -1,11 +1,9 @@
 """CMPT: rank-1 LoRA and what learns, the gate (Eq. 5), the alignment loss (Eq. 4), pre-training and its cache,
 the M-modality extension, training beats chance, and the command line."""
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from mmlib.__main__ import main
 from mmlib.data.core import make_dataset, spec_for_arrays
 from mmlib.methods import make_method
 from mmlib.methods.cmpt import CMPT, parameter_counts
@@ -158,15 +156,3 @@ def test_training_beats_chance():
         masked = test.with_missing(torch.tensor(keep).expand(len(test), -1))
         accuracy = (predict(method, masked).argmax(1) == test.y).float().mean().item()
         assert accuracy > 0.5, keep  # chance is about 1/3
-
-
-def test_cli_runs_cmpt_on_an_npz_file(tmp_path):
-    rng = np.random.default_rng(0)
-    path = tmp_path / "mine.npz"
-    y = rng.integers(0, 2, 80)
-    np.savez(path, x_left=rng.normal(size=(80, 5)) + y[:, None], x_right=rng.normal(size=(80, 6, 3)), y=y)
-    out = tmp_path / "r.csv"
-    assert main(["run", "--dataset", f"npz:{path}", "--method", "cmpt", "--seeds", "0", "--profile", "smoke",
-                 "--protocol", "subsets", "absent:left=0.5", "--out", str(out)]) == 0
-    table = pd.read_csv(out)
-    assert set(table.method) == {"cmpt"} and {"left", "right", "left+right"} <= set(table.condition)

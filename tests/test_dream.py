@@ -2,15 +2,12 @@
 import itertools
 import math
 
-import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from mmlib.__main__ import main
 from mmlib.data.core import Batch
 from mmlib.methods import METHODS, make_method
-from mmlib.methods.dream import DREAM, ModuleAttention, blind_dataset, soft_mask_weights
+from mmlib.methods.dream import ModuleAttention, blind_dataset, soft_mask_weights
 from mmlib.shapley import subsets
 from mmlib.train import TrainConfig, fit, predict
 
@@ -258,17 +255,3 @@ def test_blind_dataset_keeps_inputs_and_forgets_annotations():
     assert blind.present.all() and all(mask.all() for mask in blind.frame_mask.values())
     for name in dataset.x:
         assert torch.equal(blind.x[name], masked.x[name])
-
-
-def test_dream_from_the_command_line_on_an_npz_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("MMLIB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MMLIB_QUIET", "1")
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 80)
-    path = tmp_path / "mine.npz"
-    np.savez(path, x_left=rng.normal(size=(80, 5)) + y[:, None], x_right=rng.normal(size=(80, 3)), y=y)
-    out = tmp_path / "r.csv"
-    assert main(["run", "--dataset", f"npz:{path}", "--method", "dream", "--seeds", "0", "--profile", "smoke",
-                 "--out", str(out)]) == 0
-    table = pd.read_csv(out)
-    assert set(table.method) == {"dream"} and set(table.condition) == {"left", "right", "left+right"}

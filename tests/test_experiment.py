@@ -9,6 +9,7 @@ import pytest
 from mmlib import experiment as experiment_module
 from mmlib.__main__ import main
 from mmlib.experiment import COLUMNS, Experiment, run, summarize
+from mmlib.methods import METHODS
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +73,23 @@ def test_cli_run_prints_and_writes_the_table(tmp_path, capsys):
     table = pd.read_csv(out)
     assert list(table.columns) == COLUMNS and set(table.method) == {"dropout"}
     assert "centrist+gist" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_runs_from_the_cli_on_an_npz_file(tmp_path, method):
+    """Each method, with its paper's recipe, on a user's file: a vector and a sequence modality, some samples
+    missing one of them at training."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 90)
+    path = tmp_path / "mine.npz"
+    np.savez(path, x_left=rng.normal(size=(90, 6)) + y[:, None], x_right=rng.normal(size=(90, 5, 3)), y=y)
+    out = tmp_path / "r.csv"
+    assert main(["run", "--dataset", f"npz:{path}", "--method", method, "--train-protocol", "kappa:0.5",
+                 "--protocol", "subsets", "kappa:0.5", "--seeds", "0", "--profile", "smoke", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert set(table.method) == {method}
+    assert {"left", "right", "left+right", "absent:left=0.25,right=0.25"} <= set(table.condition)
+    assert table.value.between(0, 1).all()
 
 
 def test_cli_npz_dataset(tmp_path):

@@ -1,9 +1,5 @@
 """MCE: the factors A (Eq. 3) and B (Eq. 4-8) on hand-computed batches, the subsets of Eq. 10-11, exact against
 Monte-Carlo Shapley, training, the command line."""
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +11,6 @@ from mmlib.methods import make_method
 from mmlib.methods.mce import batch_subsets, code_variant_shapley, dataset_factor, learning_state_factor
 from mmlib.train import TrainConfig, fit, predict
 from toydata import weak_signal
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def toy(n=240, seed=0):
@@ -122,20 +116,3 @@ def test_mce_beats_chance_and_reports_its_losses():
     accuracy = (predict(method, test).argmax(-1) == test.y).float().mean().item()
     assert accuracy > 0.6  # chance is 1/3
     assert set(method.last_factors) >= {"upper", "shapley", "B"}
-
-
-def test_cli_runs_mce_on_an_npz_file(tmp_path):
-    rng = np.random.default_rng(0)
-    n = 90
-    y = rng.integers(0, 2, n)
-    np.savez(tmp_path / "tiny.npz", x_a=rng.normal(size=(n, 6)) + y[:, None], x_b=rng.normal(size=(n, 5, 3)),
-             x_c=rng.normal(size=(n, 4)), y=y)
-    out = tmp_path / "out.csv"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MMLIB_QUIET": "1", "MMLIB_CACHE": str(tmp_path / "cache")}
-    result = subprocess.run([sys.executable, "-m", "mmlib", "run", "--dataset", f"npz:{tmp_path / 'tiny.npz'}",
-                             "--method", "mce", "--protocol", "subsets", "--train-protocol", "rates:a=0.2,b=0.5,c=0.8",
-                             "--profile", "smoke", "--seeds", "0", "--out", str(out)],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    text = out.read_text()
-    assert "a+b+c" in text and "mce" in text

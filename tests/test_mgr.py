@@ -1,22 +1,16 @@
 """MGR (and its MAPs baseline): the distance correlation, top-rho pooling, the redistribution graph, training,
 the command line."""
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from mmlib.data.core import make_dataset
-from mmlib.methods import METHODS, make_method
+from mmlib.methods import make_method
 from mmlib.methods.maps import missing_case
 from mmlib.methods.mgr import INSERTIONS, Refinement, distance_correlation, keep_count, redistribution_matrix
 from mmlib.train import TrainConfig, fit, predict
 from toydata import weak_signal
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def toy(n=240, seed=0):
@@ -137,22 +131,3 @@ def test_subset_logits_equal_forward_on_each_subset(name):
             continue
         expected = method(batch.with_present(present)).logits
         assert torch.allclose(table[:, k], expected, atol=1e-5)
-
-
-def test_cli_runs_mgr_on_an_npz_file(tmp_path):
-    rng = np.random.default_rng(0)
-    n = 90
-    y = rng.integers(0, 2, n)
-    np.savez(tmp_path / "tiny.npz", x_a=rng.normal(size=(n, 6)) + y[:, None], x_b=rng.normal(size=(n, 5, 3)), y=y)
-    out = tmp_path / "out.csv"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MMLIB_QUIET": "1", "MMLIB_CACHE": str(tmp_path / "cache")}
-    for method in ("mgr", "maps"):
-        result = subprocess.run([sys.executable, "-m", "mmlib", "run", "--dataset", f"npz:{tmp_path / 'tiny.npz'}",
-                                 "--method", method, "--protocol", "subsets", "kappa:0.7", "--train-protocol",
-                                 "kappa:0.7", "--profile", "smoke", "--seeds", "0", "--out", str(out)],
-                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        text = out.read_text()
-        assert text.startswith("dataset,method,seed,protocol,condition,metric,value")
-        assert f",{method}," in text and "a+b" in text and "absent:a=0.35,b=0.35" in text
-    assert "mgr" in METHODS and "maps" in METHODS

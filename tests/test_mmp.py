@@ -1,10 +1,6 @@
-"""MMP: the masking, the projection's shapes and inputs, the alignment loss, training, the command line."""
-import os
-import subprocess
-import sys
-from pathlib import Path
+"""MMP: the masking, the projection's shapes and inputs, the alignment loss, training (the command line is
+tested for every method in test_experiment.py)."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -14,8 +10,6 @@ from mmlib.methods.mmp import MMP, ProjectionHead
 from mmlib.missing import ModalityDropout
 from mmlib.train import TrainConfig, fit, predict
 from toydata import weak_signal
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def toy(n=240, seed=0):
@@ -119,19 +113,3 @@ def test_subset_logits_equal_forward_on_each_subset():
         members = torch.tensor([(k >> i) & 1 == 1 for i in range(3)])
         direct = method(batch.with_present(members.expand(12, -1).clone())).logits
         assert torch.allclose(table[:, k], direct, atol=1e-5)
-
-
-def test_cli_runs_mmp_on_an_npz_file(tmp_path):
-    rng = np.random.default_rng(0)
-    n = 90
-    y = rng.integers(0, 2, n)
-    np.savez(tmp_path / "tiny.npz", x_a=rng.normal(size=(n, 6)) + y[:, None], x_b=rng.normal(size=(n, 5, 3)), y=y)
-    out = tmp_path / "out.csv"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MMLIB_QUIET": "1", "MMLIB_CACHE": str(tmp_path / "cache")}
-    result = subprocess.run([sys.executable, "-m", "mmlib", "run", "--dataset", f"npz:{tmp_path / 'tiny.npz'}",
-                             "--method", "mmp", "--protocol", "subsets", "--profile", "smoke", "--seeds", "0",
-                             "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    text = out.read_text()
-    assert text.startswith("dataset,method,seed,protocol,condition,metric,value")
-    assert ",mmp," in text and "a+b" in text
