@@ -16,6 +16,7 @@ Profiles shorten the method's own training recipe (``method.recipe``, the paper'
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -29,7 +30,7 @@ import torch
 from .data import load_dataset
 from .data.core import MultimodalDataset, Splits
 from .evaluate import evaluate
-from .methods import make_method
+from .methods import METHODS, make_method
 from .missing import parse_protocol
 from .train import fit, resolve_device
 
@@ -83,9 +84,20 @@ class Experiment:
         return tuple(self.seeds) if self.seeds is not None else profile_named(self.profile).seeds
 
     def key(self, seed: int) -> str:
+        """The results-cache key: the configuration (method options equal to the constructor's defaults left
+        out, so that two spellings of one model share an entry), the seed and the code version."""
         config = asdict(self)
-        config.update(seeds=None, seed=seed, device=None, data_dir=None, code=code_version())
+        config.update(seeds=None, seed=seed, device=None, data_dir=None, code=code_version(),
+                      method_options=_non_default_options(self.method, self.method_options))
         return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _non_default_options(method: str, options: dict) -> dict:
+    if method not in METHODS:
+        return options
+    defaults = {name: parameter.default for name, parameter in inspect.signature(METHODS[method]).parameters.items()
+                if parameter.default is not inspect.Parameter.empty}
+    return {name: value for name, value in options.items() if not (name in defaults and defaults[name] == value)}
 
 
 @lru_cache(maxsize=1)
@@ -139,10 +151,11 @@ def build_method(experiment: Experiment, seed: int):
     return method, splits, config
 
 
-def train_method(experiment: Experiment, seed: int):
-    """Train the experiment's method for one seed: returns (method, splits, history)."""
+def train_method(experiment: Experiment, seed: int, on_step=None, on_epoch=None):
+    """Train the experiment's method for one seed: returns (method, splits, history). ``on_step`` and
+    ``on_epoch`` are passed to :func:`mmlib.train.fit`."""
     method, splits, config = build_method(experiment, seed)
-    history = fit(method, splits.train, splits.val, config)
+    history = fit(method, splits.train, splits.val, config, on_step=on_step, on_epoch=on_epoch)
     return method, splits, history
 
 

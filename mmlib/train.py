@@ -110,9 +110,12 @@ def training_step(method, batch, optimizer, params, config: TrainConfig, generat
     return {name: float(value.detach()) for name, value in terms.items()}
 
 
-def fit(method, train, val=None, config: TrainConfig | None = None) -> list[dict]:
+def fit(method, train, val=None, config: TrainConfig | None = None, on_step=None, on_epoch=None) -> list[dict]:
     """Train ``method`` on the ``train`` split; returns the history, one dict per epoch
-    (mean of each loss term, validation accuracy). With ``val`` and a patience, the best epoch's weights are kept."""
+    (mean of each loss term, validation accuracy). With ``val`` and a patience, the best epoch's weights are kept.
+
+    ``on_step(epoch, step, terms)`` sees each step's loss terms and ``on_epoch(epoch, method)`` the model after
+    each epoch (in train mode; switch it to eval and back if needed), for curves the history does not keep."""
     config = config or method.recipe
     device = resolve_device(config.device)
     generator = seed_everything(config.seed)
@@ -132,6 +135,8 @@ def fit(method, train, val=None, config: TrainConfig | None = None) -> list[dict
         for batch in train.batches(config.batch_size, shuffle=True, generator=generator):
             terms = training_step(method, batch.to(device), optimizer, params, config, generator)
             schedule.step()
+            if on_step is not None:
+                on_step(epoch, count, terms)
             count += 1
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + value
@@ -144,6 +149,8 @@ def fit(method, train, val=None, config: TrainConfig | None = None) -> list[dict
             else:
                 waited += 1
         history.append(record)
+        if on_epoch is not None:
+            on_epoch(epoch, method)
         if config.patience is not None and val is not None and waited > config.patience:
             break
     if best_state is not None:

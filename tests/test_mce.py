@@ -116,3 +116,22 @@ def test_mce_beats_chance_and_reports_its_losses():
     accuracy = (predict(method, test).argmax(-1) == test.y).float().mean().item()
     assert accuracy > 0.6  # chance is 1/3
     assert set(method.last_factors) >= {"upper", "shapley", "B"}
+
+
+def test_runs_differing_in_mce_options_share_the_unimodal_models(monkeypatch, tmp_path):
+    from mmlib.methods import mce
+
+    monkeypatch.setenv("MMLIB_CACHE", str(tmp_path))
+    train = toy(n=120)
+    config = TrainConfig(epochs=1, batch_size=32, lr=3e-3, seed=3)
+
+    def prepared(**options):
+        torch.manual_seed(0)
+        method = make_method("mce", train.spec, d_model=16, unimodal_epochs=2, **options)
+        method.prepare(train, None, config)
+        return method.unimodal.state_dict()
+
+    trained = prepared()
+    monkeypatch.setattr(mce, "_fit_unimodal", lambda *args: pytest.fail("the kept model was trained again"))
+    shared = prepared(lambda_aux=20.0, use_a=False)
+    assert all(torch.equal(value, shared[name]) for name, value in trained.items())

@@ -98,6 +98,35 @@ def test_early_stopping_restores_the_best_epoch():
     assert all("loss_task" in record for record in history)
 
 
+def test_fit_hooks_see_every_step_and_epoch():
+    train = toy(n=100)
+    steps, epochs = [], []
+    history = fit(make_method("concat", train.spec), train, None,
+                  TrainConfig(epochs=3, batch_size=32, progress=False),
+                  on_step=lambda epoch, step, terms: steps.append((epoch, step, set(terms))),
+                  on_epoch=lambda epoch, method: epochs.append((epoch, method.training)))
+    assert [(e, s) for e, s, _ in steps] == [(e, s) for e in range(3) for s in range(4)]  # 100 / 32 -> 4 batches
+    assert all(terms == {"task"} for _, _, terms in steps)
+    assert epochs == [(0, True), (1, True), (2, True)] and len(history) == 3
+
+
+def test_linear_probe_reads_only_the_frozen_encoder_and_samples_with_the_modality():
+    from mmlib.evaluate import linear_probe
+
+    train, test = toy(n=300, seed=0), toy(n=200, seed=1)
+    method = make_method("concat", train.spec)
+    fit(method, train, None, TrainConfig(epochs=8, lr=3e-3, progress=False))
+    before = {k: v.clone() for k, v in method.state_dict().items()}
+    accuracy = linear_probe(method, train, {"test": test}, "text")["test"]
+    assert accuracy > 0.6  # chance is about 1/3
+    assert all(torch.equal(before[k], v) for k, v in method.state_dict().items())
+    present = torch.ones(len(test), 3, dtype=torch.bool)
+    present[:150, 0] = False  # text kept on 50 samples: the probe scores those alone
+    noisy = test.with_missing(present)
+    assert linear_probe(method, train, {"test": noisy}, "text")["test"] == pytest.approx(
+        linear_probe(method, train, {"test": test.subset(torch.arange(150, 200))}, "text")["test"])
+
+
 def test_bad_training_options_are_clear_errors():
     with pytest.raises(ValueError, match="unknown training options: nope"):
         TrainConfig().updated(nope=1)

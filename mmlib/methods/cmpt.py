@@ -38,8 +38,6 @@ Choices the paper leaves open, and ours:
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 
 import pandas as pd
@@ -50,6 +48,7 @@ from torch.nn import functional as F
 from ..missing import ModalityDropout
 from ..nn import make_encoder, mlp
 from ..train import TrainConfig, fit
+from ..trained import train_once
 from .base import MethodOutput, MultimodalMethod
 from .registry import register
 
@@ -137,45 +136,25 @@ class _UnimodalClassifier(nn.Module):
         return MethodOutput(self.head(cls))
 
 
-def _fingerprint(dataset, modality_name: str) -> str:
-    """Hash of what pre-training reads from a split: one modality's inputs, frame masks and the labels."""
-    digest = hashlib.sha256()
-    for tensor in (dataset.x[modality_name], dataset.frame_mask.get(modality_name), dataset.y):
-        if tensor is not None:
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 def pretrained_encoder_state(modality, spec, train, val, encoder_options: dict, config: TrainConfig
                              ) -> dict[str, torch.Tensor]:
     """The state dict of modality ``modality``'s :class:`TokenEncoder` after pre-training it alone (with a linear
     head on its class token, cross-entropy) on the samples of ``train`` that have it, keeping the epoch best on
-    ``val``. Cached under ``<results cache>/../models``, keyed on the dataset, a hash of the data used, the encoder
-    options, the pre-training configuration (seed included) and the code version, so a rebuild does not pre-train
-    again and stale weights are never reused."""
-    from ..experiment import cache_dir, code_version  # experiment imports the methods: import here
-
+    ``val``. Kept by :func:`mmlib.trained.train_once` (keyed on the data used, the encoder options, the
+    pre-training configuration, seed included, and the code version), so a rebuild does not pre-train again and
+    stale weights are never reused."""
     name = modality.name
     column = spec.index(name)
     train_m = train.subset(torch.nonzero(train.present[:, column]).squeeze(1))
     val_m = val.subset(torch.nonzero(val.present[:, column]).squeeze(1)) if val is not None else None
-    key_fields = dict(dataset=spec.name, modality=name, encoder=encoder_options, config=repr(config.updated(
-        device="", progress=False)), train=_fingerprint(train_m, name),
-        val=_fingerprint(val_m, name) if val_m is not None else None, code=code_version())
-    key = hashlib.sha256(json.dumps(key_fields, sort_keys=True, default=str).encode()).hexdigest()[:20]
-    path = cache_dir().parent / "models" / f"cmpt-{spec.name.replace(':', '_').replace('/', '_')[-40:]}-{name}-{key}.pt"
-    if path.exists():
-        return torch.load(path, map_location="cpu", weights_only=True)
-    with torch.random.fork_rng(devices=[]):  # the fine-tuning that follows sees the same RNG, cached or not
+    with torch.random.fork_rng(devices=[]):  # the initial weights come from the seed, not from the caller's stream
         torch.manual_seed(config.seed)
         classifier = _UnimodalClassifier(name, TokenEncoder(modality, **encoder_options), spec.num_classes,
                                          encoder_options["d_model"])
-        fit(classifier, train_m, val_m, config)
-    state = {k: v.detach().cpu() for k, v in classifier.encoder.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path.with_suffix(".tmp"))
-    path.with_suffix(".tmp").replace(path)
-    return state
+    used = [(part.x[name], part.frame_mask.get(name), part.y) for part in (train_m, val_m) if part is not None]
+    train_once(classifier, f"cmpt-encoder-{name}", (spec.name, encoder_options,
+                                                     repr(config.updated(device="", progress=False)), used), lambda: fit(classifier, train_m, val_m, config))
+    return {k: v.detach().cpu() for k, v in classifier.encoder.state_dict().items()}
 
 
 def parameter_counts(method: nn.Module) -> dict[str, int]:

@@ -54,15 +54,14 @@ Choices the paper leaves open, and ours:
   small CNN for images; the paper's Conv1D for its word-aligned sequences), all with the same number of tokens so
   that the attentions run batched over modalities.
 - Training recipe (appendix A.2, MOSI): Adam, lr 1e-4, batch 32, 30 epochs, embedding size 200, D = 2. The backbone
-  is pre-trained with its own recipe (Adam, lr 1e-3, batch 64, early stopping), with at most as many epochs. A
-  process keeps the backbones it pre-trained, keyed by their initial weights, data and recipe, so that variants of
-  one grid (the ablations) share one instead of pre-training it again.
+  is pre-trained with its own recipe (Adam, lr 1e-3, batch 64, early stopping), with at most as many epochs. The
+  pre-trained backbone is kept by :func:`mmlib.trained.train_once` (keyed by its initial weights, data and recipe),
+  so that the variants of one grid (the ablations) share it instead of pre-training it again.
 - ``modality_dropout=p`` (not the paper's; off by default) lets the training loop zero-fill randomly dropped
   modalities, as the ``dropout`` baseline trains; DREAM is not told which were dropped.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 
 import torch
@@ -72,7 +71,8 @@ from torch.nn import functional as F
 from ..data.core import Batch
 from ..missing import ModalityDropout
 from ..shapley import exact_shapley, shapley_of_marginals, subsets
-from ..train import TrainConfig, fit, seed_everything
+from ..train import TrainConfig, fit
+from ..trained import train_once
 from .base import MethodOutput, MultimodalMethod
 from .registry import make_method, register
 
@@ -243,25 +243,6 @@ class EnhancementLayer(nn.Module):
         return self.norm(states + interactions)
 
 
-#: pre-trained backbones of this process, by what determines them (initial weights, data, recipe): the ablations
-#: and variants of one experiment grid share a backbone instead of pre-training it again
-_PRETRAINED: dict[str, dict[str, torch.Tensor]] = {}
-_PRETRAINED_MAX = 16
-
-
-def _fingerprint(state: dict[str, torch.Tensor], train, val, config: str) -> str:
-    digest = hashlib.sha256(config.encode())
-    for dataset in (train, val):
-        if dataset is None:
-            continue
-        for tensor in [*dataset.x.values(), dataset.y]:
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    for name, tensor in state.items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 @register
 class DREAM(MultimodalMethod):
     name = "dream"
@@ -307,7 +288,6 @@ class DREAM(MultimodalMethod):
         A backbone that is frozen already has been pre-trained: it is kept as it is."""
         backbone = self.backbone
         if not any(parameter.requires_grad for parameter in backbone.parameters()):
-            seed_everything(config.seed)
             return
         epochs = self.backbone_epochs or min(backbone.recipe.epochs, config.epochs)
         backbone_config = backbone.recipe.updated(
@@ -316,19 +296,13 @@ class DREAM(MultimodalMethod):
         dropout = backbone.train_dropout if self.backbone_dropout is None else ModalityDropout(self.backbone_dropout)
         blind = BlindBackbone(backbone, self.scores.coalitions, dropout)
         train, val = blind_dataset(train), None if val is None else blind_dataset(val)
-        key = _fingerprint(backbone.state_dict(), train, val, repr((type(backbone).__name__, dropout,
-                                                                      self.scores.coalitions, backbone_config)))
-        if key in _PRETRAINED:
-            backbone.load_state_dict(_PRETRAINED[key])
-        else:
-            fit(blind, train, val, backbone_config)
-            _PRETRAINED[key] = {k: v.detach().clone() for k, v in backbone.state_dict().items()}
-            while len(_PRETRAINED) > _PRETRAINED_MAX:
-                _PRETRAINED.pop(next(iter(_PRETRAINED)))
+        # the ablations and variants of one grid share the pre-trained backbone (mmlib.trained)
+        train_once(backbone, f"dream-backbone-{type(backbone).__name__}",
+                   (train, val, dropout, self.scores.coalitions, backbone_config),
+                   lambda: fit(blind, train, val, backbone_config))
         for parameter in backbone.parameters():
             parameter.requires_grad_(False)
         backbone.eval()
-        seed_everything(config.seed)  # what follows does not depend on whether the backbone came from the memo
 
     def train(self, mode: bool = True):
         super().train(mode)

@@ -34,8 +34,9 @@ Where the paper leaves a choice open, the choice made here:
   the reconstruction module without pulling the encoders towards features that are easy to predict.
 - Eq. 9 and Eq. 11's rho is the cross-entropy, averaged over the samples where the modality (subset) is present.
 - U_m (Eq. 6): a unimodal model (the same encoder kind, pooled, a linear decoder) trained in ``prepare`` for
-  ``unimodal_epochs`` epochs with Adam on the training samples where m is present, then frozen. As in the
-  paper's Table 6, U_m, phi_m are batch sums and B_m is normalised by the batch count of m.
+  ``unimodal_epochs`` epochs with Adam on the training samples where m is present, then frozen; kept by
+  :func:`mmlib.trained.train_once`, so runs that differ only in MCE's options (the ablations, the lambda sweeps)
+  train them once. As in the paper's Table 6, U_m, phi_m are batch sums and B_m is normalised by the batch count of m.
 - The lambdas default to (1, 2, 1) for (single, sub, aux): the "optimal setting" of the paper's Fig. 6.
 - Recipe: Adam, lr 1e-3, batch 128 (the paper's AudiovisionMNIST recipe, Table 1), 60 epochs (IEMOCAP's), no
   step decay (the training loop has none); models are small and trained from scratch.
@@ -55,6 +56,7 @@ from torch.nn import functional as F
 from ..nn import Block, make_encoder, mlp, pool
 from ..shapley import exact_shapley, monte_carlo_shapley, restrict_to, subsets
 from ..train import TrainConfig
+from ..trained import train_once
 from .base import MethodOutput, MultimodalMethod
 from .registry import register
 
@@ -113,6 +115,21 @@ class Unimodal(nn.Module):
         return self.decoder(pool(self.encoder(x, frame_mask)))
 
 
+def _fit_unimodal(model: nn.Module, name: str, available, epochs: int, config: TrainConfig, device) -> None:
+    """Eq. 6's model trained on the samples where its modality is present, with Adam at the run's lr."""
+    generator = torch.Generator().manual_seed(config.seed)
+    model.requires_grad_(True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    model.train()
+    for _ in range(epochs):
+        for batch in available.batches(config.batch_size, shuffle=True, generator=generator):
+            batch = batch.to(device)
+            loss = F.cross_entropy(model(batch.x[name], batch.frame_mask.get(name)), batch.y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+
 @register
 class MCE(MultimodalMethod):
     name = "mce"
@@ -167,19 +184,13 @@ class MCE(MultimodalMethod):
         self.unimodal.requires_grad_(False)
         if not self.use_b:
             return  # U_m only enters B
-        generator = torch.Generator().manual_seed(config.seed)
         for index, (name, model) in enumerate(zip(self.spec.modality_names, self.unimodal)):
             available = train.subset(torch.nonzero(train.present[:, index]).flatten())
-            model.requires_grad_(True)
-            optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-            model.train()
-            for _ in range(self.unimodal_epochs):
-                for batch in available.batches(config.batch_size, shuffle=True, generator=generator):
-                    batch = batch.to(device)
-                    loss = F.cross_entropy(model(batch.x[name], batch.frame_mask.get(name)), batch.y)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
+            # runs that differ only in MCE's own options (ablations, loss weights) share these models
+            train_once(model, f"mce-unimodal-{name}",
+                       (available.x[name], available.frame_mask.get(name), available.y, self.unimodal_epochs,
+                        config.lr, config.batch_size, config.seed),
+                       lambda: _fit_unimodal(model, name, available, self.unimodal_epochs, config, device))
             model.eval()
             model.requires_grad_(False)
 

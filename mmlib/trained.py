@@ -1,0 +1,69 @@
+"""Sub-models that a method trains before its own training (pre-trained encoders and backbones, frozen reference
+models), trained once and kept on disk.
+
+Runs that differ only in the method's own options (ablations, loss-weight sweeps, variants) share these sub-models:
+:func:`train_once` trains one the first time and reads it back afterwards, from any notebook or process. The key
+covers the module's initial weights, everything the caller names as determining the training (data, recipe,
+seed) and the code version, so stale weights are never reused. The training runs under
+``torch.random.fork_rng``: the caller's random stream comes out the same whether the weights were trained or read,
+so a run's numbers never depend on which runs came before it.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .data.core import MultimodalDataset
+
+__all__ = ["fingerprint", "train_once"]
+
+
+def _update(digest, part) -> None:
+    if isinstance(part, torch.Tensor):
+        digest.update(f"{tuple(part.shape)}{part.dtype}".encode())
+        digest.update(part.detach().cpu().contiguous().numpy().tobytes())
+    elif isinstance(part, MultimodalDataset):
+        _update(digest, (part.x, part.present, part.y, part.frame_mask))
+    elif isinstance(part, dict):
+        for name, value in part.items():
+            digest.update(str(name).encode())
+            _update(digest, value)
+    elif isinstance(part, (list, tuple)):
+        digest.update(f"[{len(part)}]".encode())
+        for value in part:
+            _update(digest, value)
+    else:
+        digest.update(repr(part).encode())
+
+
+def fingerprint(*parts) -> str:
+    """A hash of ``parts``: tensors by their bytes, datasets by their arrays, dicts and sequences item by item,
+    anything else by its ``repr``."""
+    digest = hashlib.sha256()
+    for part in parts:
+        _update(digest, part)
+    return digest.hexdigest()[:24]
+
+
+def train_once(module: nn.Module, name: str, determined_by: tuple, train: Callable[[], None]) -> bool:
+    """Bring ``module`` to the weights ``train()`` gives it, training only if no earlier call with the same initial
+    weights, ``determined_by`` and code version has: the weights are kept under ``<results cache>/../models``.
+    Returns whether it trained."""
+    from .experiment import cache_dir, code_version  # experiment imports the methods, which import this
+
+    key = fingerprint(code_version(), module.state_dict(), determined_by)
+    path = cache_dir().parent / "models" / f"{name}-{key}.pt"
+    if path.exists():
+        module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return False
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        train()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{id(module)}.tmp")
+    torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, partial)
+    partial.replace(path)
+    return True
