@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.metrics import f1_score
-
 from torch.nn import functional as F
 
 from .missing import Protocol
@@ -46,8 +45,8 @@ def evaluate(method, dataset, protocol: Protocol, seed: int = 0, device: torch.d
 def linear_probe(method, train, evaluation: dict, modality: str, steps: int = 200, lr: float = 1e-2) -> dict[str, float]:
     """A modality's capability (MCE, Fig. 8-9): a new linear decoder fit, full batch, on the frozen encoder's
     pooled features of the ``train`` samples that have ``modality``; returns its accuracy from that modality
-    alone on the samples of each dataset of ``evaluation`` (name -> dataset) that have it. The decoder starts at zero (the problem is
-    convex), so the result depends only on the encoder."""
+    alone on the samples of each dataset of ``evaluation`` (name -> dataset) that have it. The decoder starts at
+    zero (the problem is convex), so the result depends only on the encoder."""
     encoder = method.encoders[modality]
     device = next(encoder.parameters()).device
     index = train.spec.modality_names.index(modality)

@@ -152,8 +152,9 @@ def pretrained_encoder_state(modality, spec, train, val, encoder_options: dict, 
         classifier = _UnimodalClassifier(name, TokenEncoder(modality, **encoder_options), spec.num_classes,
                                          encoder_options["d_model"])
     used = [(part.x[name], part.frame_mask.get(name), part.y) for part in (train_m, val_m) if part is not None]
-    train_once(classifier, f"cmpt-encoder-{name}", (spec.name, encoder_options,
-                                                     repr(config.updated(device="", progress=False)), used), lambda: fit(classifier, train_m, val_m, config))
+    recipe = repr(config.updated(device="", progress=False))
+    train_once(classifier, f"cmpt-encoder-{name}", (spec.name, encoder_options, recipe, used),
+               lambda: fit(classifier, train_m, val_m, config))
     return {k: v.detach().cpu() for k, v in classifier.encoder.state_dict().items()}
 
 

@@ -36,7 +36,8 @@ Where the paper leaves a choice open, the choice made here:
 - U_m (Eq. 6): a unimodal model (the same encoder kind, pooled, a linear decoder) trained in ``prepare`` for
   ``unimodal_epochs`` epochs with Adam on the training samples where m is present, then frozen; kept by
   :func:`mmlib.trained.train_once`, so runs that differ only in MCE's options (the ablations, the lambda sweeps)
-  train them once. As in the paper's Table 6, U_m, phi_m are batch sums and B_m is normalised by the batch count of m.
+  train them once. As in the paper's Table 6, U_m, phi_m are batch sums and B_m is normalised by the batch count
+  of m.
 - The lambdas default to (1, 2, 1) for (single, sub, aux): the "optimal setting" of the paper's Fig. 6.
 - Recipe: Adam, lr 1e-3, batch 128 (the paper's AudiovisionMNIST recipe, Table 1), 60 epochs (IEMOCAP's), no
   step decay (the training loop has none); models are small and trained from scratch.
