@@ -18,7 +18,10 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -34,7 +37,7 @@ from .methods import METHODS, make_method
 from .missing import parse_protocol
 from .train import fit, resolve_device
 
-__all__ = ["PROFILES", "COLUMNS", "Experiment", "run", "run_all", "summarize", "build_method", "train_method",
+__all__ = ["PROFILES", "COLUMNS", "Experiment", "run", "run_all", "run_each", "map_in_workers", "default_workers", "summarize", "build_method", "train_method",
            "cache_dir", "code_version"]
 
 PACKAGE = Path(__file__).resolve().parent
@@ -173,26 +176,94 @@ def _run_seed(experiment: Experiment, seed: int) -> pd.DataFrame:
     return table[COLUMNS]
 
 
-def run(experiment: Experiment, use_cache: bool = True) -> pd.DataFrame:
+def run(experiment: Experiment, use_cache: bool = True, workers: int | None = None) -> pd.DataFrame:
     """Train and score every seed of ``experiment`` (or read them from the cache): one tidy table."""
-    tables = []
-    for seed in experiment.seed_list():
-        path = cache_dir() / f"{experiment.key(seed)}.csv"
-        if use_cache and path.exists():
-            tables.append(pd.read_csv(path, keep_default_na=False))
-            continue
-        table = _run_seed(experiment, seed)
+    return run_each([experiment], use_cache, workers)[0]
+
+
+def run_all(experiments, use_cache: bool = True, workers: int | None = None) -> pd.DataFrame:
+    """:func:`run` for several experiments, one table (seeds trained side by side, see :func:`run_each`)."""
+    return pd.concat(run_each(experiments, use_cache, workers), ignore_index=True)
+
+
+def run_each(experiments, use_cache: bool = True, workers: int | None = None) -> list[pd.DataFrame]:
+    """:func:`run` for several experiments: one table per experiment, in order.
+
+    The (experiment, seed) runs not in the cache are trained ``workers`` at a time, each in a process of its own
+    (default: ``$MMLIB_WORKERS``, else one per CPU core, at most 8; one on a GPU). Training is single-threaded
+    (:class:`~mmlib.train.TrainConfig` ``threads``), so a run's numbers do not depend on where it ran, and the
+    models are small: two single-threaded runs side by side take about the time of one run on two threads.
+    Scripts that call this must guard their top level with ``if __name__ == "__main__":``, as for any
+    :mod:`multiprocessing` program (notebooks need nothing)."""
+    experiments = list(experiments)
+    tables: dict[str, pd.DataFrame] = {}
+    jobs: dict[str, tuple[Experiment, int]] = {}
+    for experiment in experiments:
+        for seed in experiment.seed_list():
+            key = experiment.key(seed)
+            path = cache_dir() / f"{key}.csv"
+            if use_cache and path.exists():
+                tables[key] = pd.read_csv(path, keep_default_na=False)
+            elif key not in jobs:  # two spellings of one configuration train once
+                jobs[key] = experiment, seed
+    if jobs and workers is None:
+        workers = default_workers(next(iter(jobs.values()))[0].device)
+    for key, table in zip(jobs, map_in_workers(_run_seed, *zip(*jobs.values()), workers=workers)):
         if use_cache:
+            path = cache_dir() / f"{key}.csv"
             path.parent.mkdir(parents=True, exist_ok=True)
             table.to_csv(path.with_suffix(".tmp"), index=False)
             path.with_suffix(".tmp").replace(path)
-        tables.append(table)
-    return pd.concat(tables, ignore_index=True)
+        tables[key] = table
+    return [pd.concat([tables[e.key(seed)] for seed in e.seed_list()], ignore_index=True) for e in experiments]
 
 
-def run_all(experiments, use_cache: bool = True) -> pd.DataFrame:
-    """:func:`run` for several experiments, one table."""
-    return pd.concat([run(e, use_cache) for e in experiments], ignore_index=True)
+def default_workers(device: str = "auto") -> int:
+    """How many runs :func:`run_each` trains at once: ``$MMLIB_WORKERS``, else the CPU cores (at most 8), or 1
+    when the runs go to a GPU."""
+    if os.environ.get("MMLIB_WORKERS"):
+        return max(1, int(os.environ["MMLIB_WORKERS"]))
+    if resolve_device(device).type != "cpu":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(8, cores))
+
+
+def map_in_workers(function, *iterables, workers: int | None = None):
+    """Yield ``function(*arguments)`` for each tuple of arguments from ``iterables``, in order, as :func:`map`
+    does; ``workers`` calls at a time, each in a process of its own, when there are several (default:
+    :func:`default_workers`). ``function`` must be importable (defined in a module, not in a notebook cell) and
+    its arguments and results picklable. Workers start single-threaded (one per core) and are kept for the next
+    call, since each takes seconds to start."""
+    jobs = list(zip(*iterables))
+    workers = default_workers() if workers is None else workers
+    if workers <= 1 or len(jobs) <= 1:
+        yield from (function(*arguments) for arguments in jobs)
+        return
+    try:
+        yield from _worker_pool(workers).map(function, *zip(*jobs))
+    except BrokenProcessPool:
+        _POOLS.pop(workers, None)  # a worker died (out of memory, killed): start afresh next time
+        raise
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _worker_pool(workers: int) -> ProcessPoolExecutor:
+    if workers not in _POOLS:
+        for pool in _POOLS.values():
+            pool.shutdown()
+        _POOLS.clear()
+        # spawn, not fork: a fork of a process that has run torch's thread pool can hang
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                              initializer=_start_worker)
+    return _POOLS[workers]
+
+
+def _start_worker() -> None:
+    torch.set_num_threads(1)  # one process per core
+    os.environ["MMLIB_QUIET"] = "1"  # the progress bars of several processes would interleave
 
 
 def summarize(table: pd.DataFrame, by: tuple[str, ...] = ("dataset", "method", "protocol", "condition", "metric")

@@ -35,6 +35,10 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     progress: bool = True
+    # CPU threads while training. One by default: the result of a run then does not depend on the machine's core
+    # count (the order of a multi-threaded reduction can change the last bits of a gradient, and training
+    # amplifies them), and several runs go side by side instead (mmlib.experiment.run_each)
+    threads: int = 1
 
     def updated(self, **changes) -> "TrainConfig":
         unknown = set(changes) - set(self.__dataclass_fields__)
@@ -117,6 +121,15 @@ def fit(method, train, val=None, config: TrainConfig | None = None, on_step=None
     ``on_step(epoch, step, terms)`` sees each step's loss terms and ``on_epoch(epoch, method)`` the model after
     each epoch (in train mode; switch it to eval and back if needed), for curves the history does not keep."""
     config = config or method.recipe
+    previous = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        return _fit(method, train, val, config, on_step, on_epoch)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _fit(method, train, val, config: TrainConfig, on_step, on_epoch) -> list[dict]:
     device = resolve_device(config.device)
     generator = seed_everything(config.seed)
     method.to(device)

@@ -8,7 +8,7 @@ import pytest
 
 from mmlib import experiment as experiment_module
 from mmlib.__main__ import main
-from mmlib.experiment import COLUMNS, Experiment, run, summarize
+from mmlib.experiment import COLUMNS, Experiment, run, run_each, summarize
 from mmlib.methods import METHODS
 
 
@@ -48,6 +48,38 @@ def test_same_seed_same_numbers():
     first = run(experiment, use_cache=False)
     second = run(experiment, use_cache=False)
     assert np.allclose(first.value, second.value)
+
+
+def test_runs_side_by_side_give_the_numbers_of_runs_one_after_another():
+    """Worker processes train with the training's own thread count and seeds: the same numbers as in-process."""
+    experiments = [Experiment("mosi", method, seeds=(0, 1), profile="smoke", device="cpu", train_protocol="kappa:0.7",
+                              test_protocols=("kappa:0.7",)) for method in ("dropout", "mgr")]
+    alone = run_each(experiments, use_cache=False, workers=1)
+    together = run_each(experiments, workers=2)
+    for first, second in zip(alone, together):
+        pd.testing.assert_frame_equal(first, second, check_dtype=False)
+    assert len(list(experiment_module.cache_dir().glob("*.csv"))) == 4  # each (experiment, seed) cached once
+
+
+def test_one_configuration_asked_for_twice_trains_once(monkeypatch):
+    calls = []
+    real = experiment_module._run_seed
+    monkeypatch.setattr(experiment_module, "_run_seed", lambda *args: calls.append(args) or real(*args))
+    default = Experiment("msrc", "transformer", seeds=(0,), profile="smoke", device="cpu")
+    spelled_out = Experiment("msrc", "transformer", seeds=(0,), profile="smoke", device="cpu",
+                             method_options={"num_layers": 2})  # the constructor's default
+    first, second = run_each([default, spelled_out], workers=1)
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_training_leaves_the_thread_count_as_it_found_it():
+    import torch
+
+    before = torch.get_num_threads()
+    run(Experiment("msrc", "concat", seeds=(0,), profile="smoke", device="cpu", train_options={"threads": 1}),
+        use_cache=False)
+    assert torch.get_num_threads() == before
 
 
 def test_training_protocol_applies_to_train_and_val():
