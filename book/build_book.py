@@ -111,6 +111,9 @@ def execute_notebooks(src, notebooks, profile, jobs):
     env = dict(os.environ, JUPYTER_PATH=str(src.parent / "jupyter"))
     env.setdefault("OMP_NUM_THREADS", "2")
     env.setdefault("MMLIB_QUIET", "1")  # training progress bars would end up in the pages
+    # each notebook trains its runs side by side, one process per core (mmlib.experiment.run_each): share the
+    # cores among the notebooks executed at once
+    env.setdefault("MMLIB_WORKERS", str(max(1, (os.cpu_count() or 1) // jobs)))
     write_kernelspec(src.parent / "jupyter")
     failures = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:

@@ -3,7 +3,8 @@
 The table has a row per ``dataset, method, seed, protocol, condition, metric, value``. Results are cached per
 seed under ``$MMLIB_CACHE/results`` (default ``<repo>/.cache/results``), keyed on the experiment's configuration
 and a hash of the library's source code, so a rebuild does not retrain and a result from older code is never
-reused.
+reused. :func:`run_each` (and :func:`run_all`) train the uncached runs of many experiments side by side, one
+process per CPU core: give them a whole grid at once rather than calling :func:`run` in a loop.
 
 Profiles shorten the method's own training recipe (``method.recipe``, the paper's):
 

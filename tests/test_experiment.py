@@ -61,6 +61,14 @@ def test_runs_side_by_side_give_the_numbers_of_runs_one_after_another():
     assert len(list(experiment_module.cache_dir().glob("*.csv"))) == 4  # each (experiment, seed) cached once
 
 
+def test_map_in_workers_keeps_the_order_and_raises_a_worker_error():
+    import operator
+
+    assert list(experiment_module.map_in_workers(operator.add, [1, 2, 3], [10, 20, 30], workers=2)) == [11, 22, 33]
+    with pytest.raises(ZeroDivisionError):
+        list(experiment_module.map_in_workers(operator.truediv, [1, 2], [1, 0], workers=2))
+
+
 def test_one_configuration_asked_for_twice_trains_once(monkeypatch):
     calls = []
     real = experiment_module._run_seed

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
-from mmlib.experiment import Experiment, run_each
+from mmlib.experiment import Experiment, run_each, train_method
 from mmlib.methods import METHODS
 
 #: Tables 3 and 4 (CMU-MOSEI in the paper; MOSI here): absence allowed in two, or in one, of the modalities
@@ -158,3 +159,20 @@ class Chapter:
 def mean_std(values) -> str:
     """'mean / std' in percent, as the paper prints it."""
     return f"{100 * np.mean(values):.2f} / {100 * np.std(values, ddof=1) if len(values) > 1 else 0:.2f}"
+
+
+def test_features(experiment: Experiment, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Train one run (Figure 5); return the classifier's input for the complete test samples and for each
+    single-modality absence (``"<modality> absent"``), and the test labels."""
+    method, splits, _ = train_method(experiment, seed)
+    method.cpu().eval()
+    test = splits.test
+    names = test.spec.modality_names
+    features = {}
+    with torch.no_grad():
+        for label, drop in {"complete": None, **{f"{name} absent": i for i, name in enumerate(names)}}.items():
+            present = test.present.clone()
+            if drop is not None:
+                present[:, drop] = False
+            features[label] = torch.cat([method(b).features for b in test.with_missing(present).batches(512)]).numpy()
+    return features, test.y.numpy()
