@@ -11,6 +11,7 @@ so a run's numbers never depend on which runs came before it.
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Callable
 
 import torch
@@ -63,7 +64,7 @@ def train_once(module: nn.Module, name: str, determined_by: tuple, train: Callab
     with torch.random.fork_rng(devices=devices):
         train()
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{id(module)}.tmp")
+    partial = path.with_suffix(f".{os.getpid()}.{id(module)}.tmp")  # several processes may train it at once
     torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, partial)
     partial.replace(path)
     return True

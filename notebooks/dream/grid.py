@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from mmlib.experiment import Experiment, run_all
+from mmlib.experiment import Experiment, run_each
 from mmlib.methods import METHODS
 
 BASELINES = ("concat", "dropout", "transformer")
@@ -87,21 +87,32 @@ def baseline(dataset: str, method: str, common: dict) -> Experiment:
 
 
 def labelled(experiments: dict[str, list[Experiment]]) -> pd.DataFrame:
-    """Run every experiment (or read it from the cache); the column ``model`` carries each one's label.
+    """Run every experiment (or read it from the cache), all side by side; the column ``model`` carries each one's
+    label.
 
     Another chapter's method (``OTHER_METHODS``) that fails here is reported and left out rather than stopping this
     chapter: its own chapter is where it is tested."""
-    tables = []
-    for label, group in experiments.items():
-        try:
-            table = run_all(group)
-        except Exception as error:  # noqa: BLE001
-            if label not in OTHER_METHODS:
-                raise
-            print(f"{label} left out of this comparison: {type(error).__name__}: {error}")
-            continue
-        tables.append(table.assign(model=label))
-    return pd.concat(tables, ignore_index=True)
+    try:
+        tables = _tables(experiments)
+    except Exception:
+        others = [label for label in experiments if label in OTHER_METHODS]
+        if not others:
+            raise
+        # find what failed: this chapter's own labels together (their failure stops it), then each other method alone
+        tables = _tables({label: group for label, group in experiments.items() if label not in OTHER_METHODS})
+        for label in others:
+            try:
+                tables.update(_tables({label: experiments[label]}))
+            except Exception as error:  # noqa: BLE001
+                print(f"{label} left out of this comparison: {type(error).__name__}: {error}")
+    return pd.concat([tables[label].assign(model=label) for label in experiments if label in tables],
+                     ignore_index=True)
+
+
+def _tables(experiments: dict[str, list[Experiment]]) -> dict[str, pd.DataFrame]:
+    """One table per label, from one :func:`~mmlib.experiment.run_each` call over every label's experiments."""
+    tables = iter(run_each([experiment for group in experiments.values() for experiment in group]))
+    return {label: pd.concat([next(tables) for _ in group], ignore_index=True) for label, group in experiments.items()}
 
 
 def common_options(profile: str, seeds, device: str, data_dir) -> dict:
@@ -204,7 +215,7 @@ def show_claims(rows: list[dict], key: str):
 
 
 def pretrained_backbone(experiment: Experiment, seed: int):
-    """The backbone of a DREAM experiment, pre-trained as in its run (free when the run happened in this process),
+    """The backbone of a DREAM experiment, pre-trained as in its run (read back once the run has trained it),
     wrapped so that it predicts blind like DREAM sees the data; and the experiment's splits."""
     from mmlib.experiment import build_method
     from mmlib.methods.dream import BlindBackbone
