@@ -38,8 +38,8 @@ from .methods import METHODS, make_method
 from .missing import parse_protocol
 from .train import fit, resolve_device
 
-__all__ = ["PROFILES", "COLUMNS", "Experiment", "run", "run_all", "run_each", "map_in_workers", "default_workers", "summarize", "build_method", "train_method",
-           "cache_dir", "code_version"]
+__all__ = ["PROFILES", "COLUMNS", "Experiment", "run", "run_all", "run_each", "map_in_workers", "default_workers",
+           "summarize", "build_method", "train_method", "cache_dir", "code_version"]
 
 PACKAGE = Path(__file__).resolve().parent
 COLUMNS = ["dataset", "method", "seed", "protocol", "condition", "metric", "value"]
