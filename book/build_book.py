@@ -5,6 +5,7 @@
 1. copy the book sources (_config.yml, _toc.yml, book/, notebooks/) to OUT/src;
 2. execute there every notebook listed in _toc.yml with papermill, in the notebook's folder,
    injecting `profile` (and `data_dir` when MMLIB_DATA is set); the injected cell stays visible;
+   the claims ledger last, from the claims the others recorded in this build;
 3. run `jupyter-book build` on OUT/src with execution off (`-W` with --werror);
 4. copy MathJax from the npm package (`make mathjax`) into OUT/html/_static/mathjax, which
    `mathjax_path` in _config.yml points to, and check that no page loads MathJax from a CDN.
@@ -29,6 +30,8 @@ BOOK_SOURCES = ["_config.yml", "_toc.yml", "book", "notebooks"]
 MATHJAX_NPM = ROOT / ".cache" / "npm" / "node_modules" / "mathjax" / "es5"
 KERNEL_NAME = "python3"
 MATHJAX_CDNS = ("cdn.jsdelivr.net/npm/mathjax", "cdnjs.cloudflare.com/ajax/libs/mathjax")
+# Notebooks that read what the others recorded (the claims ledger): executed after all the others.
+LAST = ("notebooks/claims_ledger.ipynb",)
 
 
 def toc_files(toc_path):
@@ -116,14 +119,16 @@ def execute_notebooks(src, notebooks, profile, jobs):
     env.setdefault("MMLIB_WORKERS", str(max(1, (os.cpu_count() or 1) // jobs)))
     write_kernelspec(src.parent / "jupyter")
     failures = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(execute_notebook, src / nb, profile, env): nb for nb in notebooks}
-        for future in concurrent.futures.as_completed(futures):
-            notebook = futures[future]
-            seconds, error = future.result()
-            print(f"  {'ok    ' if error is None else 'FAILED'} {notebook:<50} {seconds:7.1f} s", flush=True)
-            if error is not None:
-                failures.append((notebook, error))
+    first = [nb for nb in notebooks if nb not in LAST]
+    for batch in (first, [nb for nb in notebooks if nb in LAST]):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(execute_notebook, src / nb, profile, env): nb for nb in batch}
+            for future in concurrent.futures.as_completed(futures):
+                notebook = futures[future]
+                seconds, error = future.result()
+                print(f"  {'ok    ' if error is None else 'FAILED'} {notebook:<50} {seconds:7.1f} s", flush=True)
+                if error is not None:
+                    failures.append((notebook, error))
     for notebook, error in failures:
         print(f"\n=== {notebook} raised an error at profile {profile!r} "
               f"(executed copy: {src / notebook}) ===\n{error}", file=sys.stderr)
@@ -162,6 +167,11 @@ def main():
     missing = [nb for nb in notebooks if not (src / nb).exists()]
     if missing:
         sys.exit(f"_toc.yml lists notebooks that do not exist: {', '.join(missing)}")
+
+    # the ledger gathers what this build's notebooks record: none left from an earlier build (a notebook that fails
+    # now must not leave its old rows behind)
+    from mmlib.claims import ledger_dir
+    shutil.rmtree(ledger_dir(args.profile), ignore_errors=True)
 
     print(f"Executing {len(notebooks)} notebook(s) at profile {args.profile!r} with {args.jobs} job(s)")
     execute_notebooks(src, notebooks, args.profile, args.jobs)

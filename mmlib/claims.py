@@ -6,6 +6,9 @@ that tests it: a method against one or more comparators, on a metric, over datas
 
 1. **Replicates are runs**: the column ``replicate`` when the table has one, else ``seed`` together with
    ``mask_seed`` when the masks vary too, else ``seed``. The method and each comparator are paired on them.
+   Where training and mask seeds are crossed (MGR's 3 x 2), runs that share a training seed are not fully
+   independent, and an interval over the pairs is somewhat narrower than one that modelled both sources; give each
+   run its own training seed where a grid allows it.
 2. **Per replicate**, the difference ``method - comparator`` (``comparator - method`` when lower is better) is
    averaged over the claim's conditions within each dataset, then over datasets with equal weight, **before** any
    interval: repeating a condition, or a dataset with many conditions, cannot narrow it. A condition is every
@@ -13,15 +16,18 @@ that tests it: a method against one or more comparators, on a metric, over datas
    ``condition`` and whatever the chapter adds).
 3. **The verdict**, from the Student-t 95% interval of the mean difference over replicates:
 
-   - **supported**: the interval lies above 0 (``kind="better"``), or above ``-margin`` (``kind="on_par"``);
-   - **contradicted**: it lies below 0, or below ``-margin``;
+   - **supported**: the interval lies above 0 (``kind="better"``), above ``-margin`` (``kind="on_par"``: not
+     worse by more than the margin), or inside ``(-margin, margin)`` (``kind="equivalent"``: neither better nor
+     worse by more than the margin, for claims of stability);
+   - **contradicted**: it lies beyond that bound (below 0, below ``-margin``, or outside ``(-margin, margin)``);
    - **inconclusive**: otherwise (and with fewer than 2 replicates, where no interval exists);
-   - **not tested**: a method, comparator, dataset or condition the claim names is not in the table; the verdict
-     says which.
+   - **not tested**: a method, comparator, dataset or condition the claim names is not in the table, or no
+     replicate has them all; the verdict says which.
 
-   Several comparators (or ``every=True``: each condition on its own) make several tests, decided together with
-   Holm's correction of their two-sided p-values: supported when every test is, contradicted when any is. The
-   interval shown is then the weakest test's (the one that decides).
+   Several comparators (or ``every=True``: each condition on its own) make several tests. The claim is supported
+   when every test is (an intersection-union test: each at the 5% level keeps the whole at 5%), and contradicted
+   when any test lies beyond its bound after Holm's correction of their p-values (any one of k tests could cross
+   by chance). The interval shown is the deciding test's. Differences smaller than 1e-12 are ties.
 
 Every verdict carries its number of replicates ``n`` and ``mde``, the minimum detectable effect: the smallest
 true difference that this many replicates, with the spread observed, would show to be above zero with 80%
@@ -32,8 +38,9 @@ few replicates", not as "no effect".
 Beside ours, the paper's own effect (:class:`PaperEffect`, read from ``book/paper_results/``, never typed into a
 notebook) and whether it lies inside our interval.
 
-A notebook judges its claims with :func:`judge`, shows them with :func:`claims_table` and :func:`record` s them
-for the book's ledger (``book/claims.md``), which gathers every chapter's rows with :func:`ledger`.
+A notebook judges its claims with :func:`judge` and passes them to :func:`show`, which displays them, glues them for
+the chapter's page and :func:`record` s them for the book's ledger (``book/claims.md``), which gathers every
+chapter's rows with :func:`ledger`.
 """
 from __future__ import annotations
 
@@ -48,12 +55,12 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ["VERDICTS", "Verdict", "Claim", "Judged", "PaperEffect", "compare", "judge", "claims_table", "styled",
-           "show", "record", "ledger", "minimum_detectable_effect", "forest_plot", "holm"]
+           "show", "record", "ledger", "declared_in", "minimum_detectable_effect", "forest_plot", "holm"]
 
 VERDICTS = ("supported", "contradicted", "inconclusive", "not tested")
 ALPHA = 0.05
 POWER = 0.80
-KINDS = ("better", "on_par")
+KINDS = ("better", "on_par", "equivalent")
 REPLICATE_COLUMNS = ("replicate", "seed", "mask_seed")
 NOT_CONDITIONS = {"method", "dataset", "metric", "value", *REPLICATE_COLUMNS}
 PAPER_RESULTS = Path(__file__).resolve().parent.parent / "book" / "paper_results"
@@ -106,28 +113,36 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return adjusted
 
 
+TOLERANCE = 1e-12  # differences this small are ties (floating-point noise, not an effect)
+
+
 @dataclass(frozen=True)
 class _Test:
     comparator: str
     condition: str
     differences: np.ndarray  # one per replicate
 
-    def summary(self, shift: float) -> dict:
+    def summary(self) -> dict:
         d = self.differences
         n = len(d)
         mean = float(d.mean())
         if n < 2:
-            return dict(mean=mean, low=math.nan, high=math.nan, n=n, mde=math.inf, p=1.0, shifted=mean + shift)
+            return dict(mean=mean, low=math.nan, high=math.nan, n=n, mde=math.inf, se=math.nan)
         sd = float(d.std(ddof=1))
+        if sd <= TOLERANCE * max(1.0, abs(mean)):
+            sd = 0.0
         se = sd / math.sqrt(n)
         half = float(stats.t.ppf(1 - ALPHA / 2, n - 1) * se)
-        shifted = mean + shift
-        if se > 0:
-            p = float(2 * stats.t.sf(abs(shifted) / se, n - 1))
-        else:
-            p = 0.0 if shifted != 0 else 1.0
-        return dict(mean=mean, low=mean - half, high=mean + half, n=n, mde=minimum_detectable_effect(sd, n), p=p,
-                    shifted=shifted)
+        return dict(mean=mean, low=mean - half, high=mean + half, n=n, mde=minimum_detectable_effect(sd, n), se=se)
+
+
+def _p_value(distance: float, se: float, n: int) -> float:
+    """Two-sided p-value of a mean ``distance`` away from a bound, with standard error ``se``."""
+    if abs(distance) <= TOLERANCE:
+        return 1.0
+    if se == 0:
+        return 0.0
+    return float(2 * stats.t.sf(abs(distance) / se, n - 1))
 
 
 def _replicate_columns(table: pd.DataFrame) -> list[str]:
@@ -214,12 +229,19 @@ def compare(table: pd.DataFrame, method: str, comparator: str | Sequence[str], k
             if not wanted <= shared:
                 return Verdict("not tested", reason=f"{method} and {name} do not share: "
                                                     f"{', '.join(sorted(wanted - shared))}")
+        if datasets is not None:
+            absent = [d for d in datasets if d not in set(difference.index.get_level_values("dataset"))]
+            if absent:
+                return Verdict("not tested", reason=f"{method} and {name} share no run on {', '.join(absent)}")
         if every:
             for (dataset, condition), part in difference.groupby(level=["dataset", "_condition"], sort=False):
                 label = condition if dataset == "-" else f"{dataset}: {condition}"
                 tests.append(_Test(name, label, part.to_numpy(dtype=float)))
         else:
-            tests.append(_Test(name, "", _replicate_means(difference, replicate)))
+            means = _replicate_means(difference, replicate)
+            if len(means) == 0:
+                return Verdict("not tested", reason=f"no replicate of {method} and {name} covers every dataset")
+            tests.append(_Test(name, "", means))
     return _decide(tests, kind, margin)
 
 
@@ -232,25 +254,32 @@ def _replicate_means(difference: pd.Series, replicate: list[str]) -> np.ndarray:
 
 
 def _decide(tests: list[_Test], kind: str, margin: float) -> Verdict:
-    shift = margin if kind == "on_par" else 0.0
-    summaries = [test.summary(shift) for test in tests]
-    n_values = [s["n"] for s in summaries]
-    if min(n_values) < 2:
+    """Supported when every test's 95% interval clears its bound (an intersection-union test: each at level 5%
+    keeps the whole at 5%, no correction needed); contradicted when any test lies beyond it, with Holm's correction
+    over the tests (any one of k could be significant by chance)."""
+    summaries = [test.summary() for test in tests]
+    if min(s["n"] for s in summaries) < 2:
         weakest = min(range(len(tests)), key=lambda i: summaries[i]["n"])
         s = summaries[weakest]
         return Verdict("inconclusive", s["mean"], s["low"], s["high"], s["n"], s["mde"], tests[weakest].comparator,
                        tests[weakest].condition, len(tests), reason=f"n = {s['n']}: no interval")
-    adjusted = holm([s["p"] for s in summaries])
-    above = [s["shifted"] > 0 and p < ALPHA for s, p in zip(summaries, adjusted)]
-    below = [s["shifted"] < 0 and p < ALPHA for s, p in zip(summaries, adjusted)]
-    if any(below):
+    lower = 0.0 if kind == "better" else -margin  # the interval must lie above this
+    upper = margin if kind == "equivalent" else math.inf  # ... and below this
+    cleared, distances = [], []
+    for s in summaries:
+        cleared.append(s["low"] - lower > TOLERANCE and upper - s["high"] > TOLERANCE)
+        # how far the mean lies beyond a bound (0 when inside): the contradicting direction
+        distances.append(min(s["mean"] - lower, 0.0) or max(s["mean"] - upper, 0.0))
+    adjusted = holm([_p_value(d, s["se"], s["n"]) if d else 1.0 for d, s in zip(distances, summaries)])
+    beyond = [bool(d) and p < ALPHA for d, p in zip(distances, adjusted)]
+    if any(beyond):
         verdict = "contradicted"
-        deciding = min((i for i in range(len(tests)) if below[i]), key=lambda i: summaries[i]["high"])
+        deciding = max((i for i in range(len(tests)) if beyond[i]), key=lambda i: abs(distances[i]))
     else:
-        verdict = "supported" if all(above) else "inconclusive"
-        deciding = min(range(len(tests)), key=lambda i: summaries[i]["low"])
+        verdict = "supported" if all(cleared) else "inconclusive"
+        deciding = min(range(len(tests)), key=lambda i: min(summaries[i]["low"] - lower, upper - summaries[i]["high"]))
     s = summaries[deciding]
-    note = f"Holm over {len(tests)} tests" if len(tests) > 1 else ""
+    note = f"{len(tests)} tests (Holm for contradicted)" if len(tests) > 1 else ""
     return Verdict(verdict, s["mean"], s["low"], s["high"], s["n"], s["mde"], tests[deciding].comparator,
                    tests[deciding].condition, len(tests), reason=note)
 
@@ -266,7 +295,9 @@ class PaperEffect:
 
     ``where`` filters rows (column -> value or list of values); ``value`` names the column holding the numbers;
     ``method_column`` the column naming the models (``method`` or ``model``, found when None); ``condition``
-    the column whose values are paired between method and comparator (``condition`` when None)."""
+    the column whose values are paired between method and comparator (``condition`` when None); ``log``: compare
+    the natural logs of the numbers, so that the effect is a log-ratio (for times, where only ratios carry from the
+    paper's hardware to ours; our side then compares logs too)."""
 
     file: str
     method: str
@@ -276,6 +307,7 @@ class PaperEffect:
     scale: float = 1.0
     method_column: str | None = None
     condition: str | None = None
+    log: bool = False
 
     def rows(self) -> pd.DataFrame:
         path = PAPER_RESULTS / self.file
@@ -286,6 +318,8 @@ class PaperEffect:
             if column not in table.columns:
                 raise KeyError(f"{self.file} has no column {column!r} (columns: {list(table.columns)})")
             table = table[table[column].isin(_as_list(wanted) if not isinstance(wanted, (int, float)) else [wanted])]
+        if self.log:
+            table = table.assign(**{self.value: np.log(table[self.value].astype(float))})
         return table
 
     def effect(self, lower_is_better: bool = False) -> float:
@@ -317,8 +351,9 @@ class Claim:
     ``comparator``, ``metric``, ``datasets``, ``conditions``, ``kind``, ``margin``, ``every`` and
     ``lower_is_better`` are :func:`compare`'s; ``paper_effect`` reads the paper's own effect; ``notebook`` is the
     notebook that computes it (relative to ``notebooks/``); ``scale`` and ``unit`` say how its effects are shown
-    (100 and " pts" for a fraction, 1 and " s" for seconds...); ``note`` says what we chose where the paper's
-    evidence could not be followed."""
+    (100 and " pts" for a fraction, 1 and " s" for seconds...) with ``digits`` decimals; ``note`` says what we chose where the paper's
+    evidence could not be followed; ``paper_comparable=False`` shows the paper's effect but neither asks whether it lies
+    in our interval nor plots it beside ours (a raw distance, a count on models of another size)."""
 
     id: str
     paper: str
@@ -338,7 +373,9 @@ class Claim:
     notebook: str = ""
     scale: float = 100.0
     unit: str = " pts"
+    digits: int = 1
     note: str = ""
+    paper_comparable: bool = True
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -364,17 +401,17 @@ class Judged:
     @property
     def paper_inside(self) -> bool | None:
         """Whether the paper's effect lies inside our 95% interval (None when either is missing)."""
-        if math.isnan(self.paper_effect) or math.isnan(self.verdict.low):
+        if math.isnan(self.paper_effect) or math.isnan(self.verdict.low) or not self.claim.paper_comparable:
             return None
         return bool(self.verdict.low <= self.paper_effect <= self.verdict.high)
 
     def row(self) -> dict:
         claim, verdict = self.claim, self.verdict
         scale, unit = claim.scale, claim.unit
-        paper = "—" if math.isnan(self.paper_effect) else f"{self.paper_effect * scale:+.2f}{unit}"
+        paper = "—" if math.isnan(self.paper_effect) else f"{self.paper_effect * scale:+.{claim.digits + 1}f}{unit}"
         comparators = ", ".join(claim.comparators())
         mde = "—" if verdict.verdict == "not tested" or math.isnan(verdict.mde) else (
-            "∞" if math.isinf(verdict.mde) else f"{verdict.mde * scale:.1f}{unit}")
+            "∞" if math.isinf(verdict.mde) else f"{verdict.mde * scale:.{claim.digits}f}{unit}")
         inside = {None: "—", True: "yes", False: "no"}[self.paper_inside]
         detail = verdict.reason
         if verdict.condition:
@@ -384,17 +421,18 @@ class Judged:
         return {"id": claim.id, "paper": claim.paper, "section": claim.section, "claim": claim.sentence,
                 "paper's evidence": claim.evidence, "comparison": f"{claim.method} vs {comparators}"
                 + (f" (on par within {claim.margin * scale:g}{unit})" if claim.kind == "on_par" else "")
+                + (f" (within ±{claim.margin * scale:g}{unit})" if claim.kind == "equivalent" else "")
                 + (" in every condition" if claim.every else ""),
-                "paper's effect": paper, "ours": verdict.interval(scale, unit=unit), "n": verdict.n, "MDE": mde,
+                "paper's effect": paper, "ours": verdict.interval(scale, claim.digits, unit), "n": verdict.n, "MDE": mde,
                 "paper inside": inside, "verdict": verdict.verdict, "detail": detail, "notebook": claim.notebook,
                 "effect": verdict.mean * scale, "low": verdict.low * scale, "high": verdict.high * scale,
-                "paper_effect": self.paper_effect * scale, "unit": unit.strip()}
+                "paper_effect": self.paper_effect * scale if claim.paper_comparable else math.nan, "unit": unit.strip()}
 
 
-def judge(claim: Claim, table: pd.DataFrame | None) -> Judged:
-    """Judge one declared claim on a tidy results table (None: the grid at this profile does not run it)."""
+def judge(claim: Claim, table: pd.DataFrame | None, reason: str = "not run at this profile") -> Judged:
+    """Judge one declared claim on a tidy results table (None: not tested, for ``reason``)."""
     if table is None or len(table) == 0:
-        verdict = Verdict("not tested", reason="not run at this profile")
+        verdict = Verdict("not tested", reason=reason)
     else:
         verdict = compare(table, claim.method, claim.comparator, claim.kind, claim.margin, claim.every,
                           metric=claim.metric, datasets=claim.datasets, conditions=claim.conditions,
@@ -404,6 +442,8 @@ def judge(claim: Claim, table: pd.DataFrame | None) -> Judged:
     return Judged(claim, verdict, claim.the_paper_effect())
 
 
+ROW_COLUMNS = ["id", "paper", "section", "claim", "paper's evidence", "comparison", "paper's effect", "ours", "n",
+               "MDE", "paper inside", "verdict", "detail", "notebook", "effect", "low", "high", "paper_effect", "unit"]
 SHOWN = ["section", "claim", "paper's evidence", "comparison", "paper's effect", "ours", "n", "MDE", "paper inside",
          "verdict", "detail"]
 
@@ -455,12 +495,34 @@ def record(judged: Sequence[Judged], source: str, profile: str) -> Path:
     return path
 
 
+def declared_in(folder: str | Path, filename: str = "paper_claims.py") -> list[Claim]:
+    """Every claim declared in ``folder/*/<filename>`` (a module-level list ``CLAIMS``), chapter by chapter in
+    name order; ids must be unique across the book."""
+    import importlib.util
+
+    found: list[Claim] = []
+    for path in sorted(Path(folder).glob(f"*/{filename}")):
+        spec = importlib.util.spec_from_file_location(f"_claims_of_{path.parent.name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not isinstance(getattr(module, "CLAIMS", None), (list, tuple)):
+            raise ValueError(f"{path} must define a list CLAIMS of mmlib.claims.Claim")
+        found += list(module.CLAIMS)
+    ids = [claim.id for claim in found]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"claim ids declared twice: {', '.join(repeated)}")
+    return found
+
+
 def ledger(profile: str, declared: Sequence[Claim] = ()) -> pd.DataFrame:
     """Every claim recorded at ``profile``, with a *not tested* row for each declared claim no notebook recorded."""
     folder = ledger_dir(profile)
     parts = [pd.read_csv(path, keep_default_na=False, na_values=[""]) for path in sorted(folder.glob("*.csv"))]
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(Judged(
-        declared[0], Verdict("not tested"), math.nan).row()) if declared else ["id"])
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ROW_COLUMNS)
+    repeated = sorted(set(table.loc[table["id"].duplicated(), "id"]))
+    if repeated:
+        raise ValueError(f"claims recorded twice in {folder}: {', '.join(repeated)}")
     if declared:
         known = {claim.id for claim in declared}
         table = table[table["id"].isin(known)]

@@ -21,6 +21,19 @@ from build_book import toc_files, toc_notebooks  # noqa: E402
 TOC = ROOT / "_toc.yml"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """Unit tests train and keep models in a cache of their own, so that what they check (that something is
+    trained, or read back) does not depend on what a book build left in the repository's cache."""
+    previous = os.environ.get("MMLIB_CACHE")
+    os.environ["MMLIB_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("MMLIB_CACHE", None)
+    else:
+        os.environ["MMLIB_CACHE"] = previous
+
+
 @dataclass
 class BuiltBook:
     out: Path   # the build folder

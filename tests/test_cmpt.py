@@ -10,6 +10,8 @@ from mmlib.methods.cmpt import CMPT, parameter_counts
 from mmlib.shapley import subsets
 from mmlib.train import TrainConfig, fit, predict
 
+from chapters import paper_claims
+
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
@@ -156,3 +158,27 @@ def test_training_beats_chance():
         masked = test.with_missing(torch.tensor(keep).expand(len(test), -1))
         accuracy = (predict(method, masked).argmax(1) == test.y).float().mean().item()
         assert accuracy > 0.5, keep  # chance is about 1/3
+
+
+def test_table6_and_the_parameter_count_name_every_comparator_of_their_table():
+    module = paper_claims("cmpt")
+    # Table 6 against every baseline of its table, not the weaker one; the parameter count against the no-proxy
+    # ablation too
+    assert set(module.BY_ID["cmpt.table6"].comparators()) == {"transformer", "dropout"}
+    assert set(module.NO_PROXY) <= set(module.BY_ID["cmpt.fewest_parameters"].comparators())
+
+
+def test_the_fewest_parameters_claim_is_contradicted_by_the_no_proxy_ablation():
+    import pandas as pd
+    from mmlib.claims import judge
+
+    module = paper_claims("cmpt")
+    spec = toy().spec
+    models = {"CMPT": ("cmpt", {}), "modality dropout": ("cmpt", {"use_cmpt": False}),
+              "baseline": ("cmpt", {"use_cmpt": False, "modality_dropout": None}),
+              "concat": ("concat", {}), "dropout": ("dropout", {}), "transformer": ("transformer", {})}
+    rows = [dict(method=label, seed=seed, dataset="toy", condition="all", metric="learnable parameters",
+                 value=parameter_counts(make_method(name, spec, **options))["learnable"])
+            for label, (name, options) in models.items() for seed in range(5)]
+    judged = judge(module.BY_ID["cmpt.fewest_parameters"], pd.DataFrame(rows))
+    assert judged.verdict.verdict == "contradicted" and judged.verdict.comparator in module.NO_PROXY

@@ -1,6 +1,7 @@
 """DREAM: the components on tiny inputs, the annotation-free property, the contribution scores against brute force."""
 import itertools
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from mmlib.methods.dream import ModuleAttention, blind_dataset, soft_mask_weight
 from mmlib.shapley import subsets
 from mmlib.train import TrainConfig, fit, predict
 
+from chapters import paper_claims
 from test_methods import toy
 
 
@@ -255,3 +257,16 @@ def test_blind_dataset_keeps_inputs_and_forgets_annotations():
     assert blind.present.all() and all(mask.all() for mask in blind.frame_mask.values())
     for name in dataset.x:
         assert torch.equal(blind.x[name], masked.x[name])
+
+
+def test_table2s_paper_effect_is_the_log_ratio_against_the_papers_fastest_baseline():
+    import numpy as np
+    import pandas as pd
+
+    module = paper_claims("dream")
+    root = Path(__file__).resolve().parent.parent
+    times = pd.read_csv(root / "book" / "paper_results" / "dream_table2.csv", comment="#")
+    times = times[(times.dataset == "MOSI") & (times.phase == "train")].set_index("model").time
+    fastest = times[list(module.PAPER_TABLE2)].min()
+    train = next(claim for claim in module.CLAIMS if claim.id == "dream.table2_train")
+    assert train.the_paper_effect() == pytest.approx(np.log(fastest / times["DREAM"]))

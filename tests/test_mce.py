@@ -10,6 +10,8 @@ from mmlib.data.core import Batch, make_dataset
 from mmlib.methods import make_method
 from mmlib.methods.mce import batch_subsets, code_variant_shapley, dataset_factor, learning_state_factor
 from mmlib.train import TrainConfig, fit, predict
+
+from chapters import paper_claims
 from toydata import weak_signal
 
 
@@ -135,3 +137,11 @@ def test_runs_differing_in_mce_options_share_the_unimodal_models(monkeypatch, tm
     monkeypatch.setattr(mce, "_fit_unimodal", lambda *args: pytest.fail("the kept model was trained again"))
     shared = prepared(lambda_aux=20.0, use_a=False)
     assert all(torch.equal(value, shared[name]) for name, value in trained.items())
+
+
+def test_table7_and_table8_claims_compare_like_with_like():
+    module = paper_claims("mce")
+    # Table 7 is judged against MCE's own model without enhancement (row a), not concat's zero blocks
+    assert module.BY_ID["mce.table7_ratio"].comparator == "row a"
+    # the Monte-Carlo and exact Shapley costs are compared as evaluations of their own, lower is better
+    assert module.BY_ID["mce.table8_mc_cheaper"].lower_is_better

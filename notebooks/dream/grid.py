@@ -14,12 +14,15 @@ earlier notebook already trained from the results cache. What each profile runs:
 | heterogeneous eta (Fig. 4) | 0.6 | 0.6 | 0.1, 0.3, 0.5, 0.7 |
 | heterogeneous eta (Fig. 5) | 0.6 | 0.6 | 0.1, 0.3, 0.5, 0.7 |
 
-The quick profile is sized to run the whole chapter in about 8 minutes on a 2-core CPU: every method trains 8 epochs
-instead of 15 to 30 (5 on AV-MNIST, whose image encoder is the costliest); DREAM's learning rate is raised from 1e-4
-to 1e-3, the baselines' (at 1e-4 an 8-epoch DREAM has not converged), and its batch from 32 to 64, the baselines'
-(half the steps); Figure 3 has three ratios, two of them above 0.5 where the paper's claim lies, on AVLetters alone
-(AV-MNIST's image encoder would take a fifth of the chapter's budget; it joins at smoke, to keep its code tested, and
-at paper); Figure 4 runs one rate, 0.6, where `paper` runs four.
+The quick profile is sized for a 2-core CPU: every method trains 8 epochs instead of 15 to 30 (5 on AV-MNIST, whose
+image encoder is the costliest); DREAM's learning rate is raised from 1e-4 to 1e-3, the baselines' (at 1e-4 an
+8-epoch DREAM has not converged), and its batch from 32 to 64, the baselines' (half the steps); Figure 3 has three
+ratios, two of them above 0.5 where the paper's claim lies, on AVLetters alone, for DREAM and dropout (AV-MNIST joins
+at smoke, to keep its code tested, and at paper; every baseline joins at paper: Figure 3's claims are *not tested* at
+quick); Figure 4 runs one rate, 0.6, where `paper` runs four. Seeds are the profile's (5 at quick, 10 at paper):
+breadth was kept small so that every claim has its replicates.
+
+The claims are declared in ``paper_claims.py`` and judged by :mod:`mmlib.claims`; :func:`tidy` builds their tables.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+import paper_claims
 from mmlib.experiment import Experiment, run_each
 from mmlib.methods import METHODS
 
@@ -171,47 +175,23 @@ def mean_std(values, scale: float = 100.0, digits: int = 1) -> str:
     return f"{values.mean():.{digits}f} ± {std:.{digits}f}"
 
 
-def paired(ours: pd.Series, theirs: pd.Series) -> dict:
-    """Per-seed differences ``ours - theirs`` (series indexed by seed): mean, std, 95% t-interval, n."""
-    from scipy import stats
-
-    difference = (ours - theirs).dropna()
-    n = len(difference)
-    mean = float(difference.mean())
-    std = float(difference.std()) if n > 1 else 0.0
-    half = float(stats.t.ppf(0.975, n - 1) * std / n ** 0.5) if n > 1 else float("nan")
-    return {"mean": mean, "std": std, "low": mean - half, "high": mean + half, "n": n}
+def claim(claim_id: str):
+    """The declared claim (``paper_claims.CLAIMS``) with this id: every verdict of the chapter comes from
+    :func:`mmlib.claims.judge` on it."""
+    for declared in paper_claims.CLAIMS:
+        if declared.id == claim_id:
+            return declared
+    raise KeyError(f"no claim {claim_id!r} in paper_claims.py")
 
 
-def describe(difference: dict, scale: float = 100.0, unit: str = " pts") -> str:
-    d = {k: v * scale if k != "n" else v for k, v in difference.items()}
-    interval = "" if d["n"] < 2 else f", 95% CI [{d['low']:+.1f}, {d['high']:+.1f}]"
-    return f"{d['mean']:+.1f}{unit} ± {d['std']:.1f} (n = {d['n']} seeds{interval})"
-
-
-def verdict(differences: list[dict]) -> str:
-    """reproduced: every difference positive with its 95% interval above 0; not reproduced: no mean difference
-    positive; partly: anything between."""
-    positive = [d["mean"] > 0 for d in differences]
-    if all(positive) and all(d["n"] > 1 and d["low"] > 0 for d in differences):
-        return "reproduced"
-    if not any(positive):
-        return "not reproduced"
-    return "partly"
-
-
-def claims_table(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["claim", "paper's evidence", "ours", "verdict"])
-
-
-def show_claims(rows: list[dict], key: str):
-    """Display the claims this notebook tests and glue them for the chapter's overview page (book/dream.md)."""
-    from IPython.display import display
-    from myst_nb import glue
-
-    table = claims_table(rows).style.hide(axis="index").set_properties(**{"text-align": "left"})
-    glue(key, table, display=False)
-    display(table)
+def tidy(table: pd.DataFrame, metric: str | None = None, **columns) -> pd.DataFrame:
+    """A claims table (``method, seed, dataset, condition, metric, value``) from a chapter table whose column
+    ``model`` carries the labels; ``columns`` set or replace columns (a value, or a function of the table, as in
+    :meth:`pandas.DataFrame.assign`)."""
+    table = table.reset_index(drop=True).assign(method=lambda t: t["model"], **columns)
+    if metric is not None:
+        table = table.assign(metric=metric)
+    return table[["method", "seed", "dataset", "condition", "metric", "value"]].reset_index(drop=True)
 
 
 def pretrained_backbone(experiment: Experiment, seed: int):
