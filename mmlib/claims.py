@@ -553,7 +553,7 @@ def forest_plot(table: pd.DataFrame, ax=None, title: str | None = None):
         if pd.notna(row["paper_effect"]):
             ax.plot(row["paper_effect"], y, "x", color="black", ms=5)
     ax.axvline(0, color="grey", lw=0.8, ls="--")
-    ax.set_yticks(positions, [f"{row['id']} ({row['unit']})" for _, row in rows.iterrows()], fontsize=7)
+    ax.set_yticks(positions, list(rows["id"]), fontsize=7)
     ax.set_xlabel("effect: method minus comparator (in each claim's unit)")
     handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=v) for v, c in colours.items() if v != "not tested"]
     handles.append(plt.Line2D([], [], color="black", marker="x", lw=0, label="paper's effect"))
