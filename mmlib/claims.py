@@ -535,7 +535,7 @@ def ledger(profile: str, declared: Sequence[Claim] = ()) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def forest_plot(table: pd.DataFrame, ax=None, title: str | None = None):
+def forest_plot(table: pd.DataFrame, ax=None, title: str | None = None, legend: bool = True):
     """Our effect and 95% interval per claim (dots and bars, coloured by verdict) beside the paper's effect
     (crosses), one row per tested claim, grouped by unit."""
     import matplotlib.pyplot as plt
@@ -557,7 +557,8 @@ def forest_plot(table: pd.DataFrame, ax=None, title: str | None = None):
     ax.set_xlabel("effect: method minus comparator (in each claim's unit)")
     handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=v) for v, c in colours.items() if v != "not tested"]
     handles.append(plt.Line2D([], [], color="black", marker="x", lw=0, label="paper's effect"))
-    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    if legend:
+        ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
         ax.set_title(title, fontsize=9)
     return ax
