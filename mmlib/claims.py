@@ -45,7 +45,6 @@ chapter's rows with :func:`ledger`.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -53,6 +52,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from .store import cache_root
 
 __all__ = ["VERDICTS", "Verdict", "Claim", "Judged", "PaperEffect", "compare", "judge", "claims_table", "styled",
            "show", "record", "ledger", "declared_in", "minimum_detectable_effect", "forest_plot", "holm"]
@@ -483,8 +484,7 @@ def show(judged: Sequence[Judged], key: str, source: str, profile: str):
 # ------------------------------------------------------------------------------------------------------ the ledger
 
 def ledger_dir(profile: str) -> Path:
-    root = os.environ.get("MMLIB_CACHE")
-    return (Path(root) if root else PAPER_RESULTS.parent.parent / ".cache") / "claims" / profile
+    return cache_root() / "claims" / profile
 
 
 def record(judged: Sequence[Judged], source: str, profile: str) -> Path:

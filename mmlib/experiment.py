@@ -26,7 +26,6 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -37,13 +36,13 @@ from .data import load_dataset
 from .data.core import MultimodalDataset, Splits
 from .evaluate import evaluate
 from .methods import METHODS, make_method
-from .missing import parse_protocol
-from .train import fit, resolve_device
+from .missing import Subsets, parse_protocol
+from .store import cache_dir, code_version
+from .train import fit, predict, resolve_device
 
 __all__ = ["PROFILES", "COLUMNS", "Experiment", "run", "run_all", "run_each", "map_in_workers", "default_workers",
-           "summarize", "build_method", "train_method", "cache_dir", "code_version"]
+           "summarize", "build_method", "train_method", "cache_dir", "code_version", "run_with_classes"]
 
-PACKAGE = Path(__file__).resolve().parent
 COLUMNS = ["dataset", "method", "seed", "protocol", "condition", "metric", "value"]
 
 
@@ -104,28 +103,6 @@ def _non_default_options(method: str, options: dict) -> dict:
     defaults = {name: parameter.default for name, parameter in inspect.signature(METHODS[method]).parameters.items()
                 if parameter.default is not inspect.Parameter.empty}
     return {name: value for name, value in options.items() if not (name in defaults and defaults[name] == value)}
-
-
-# Modules that read results but never produce them: editing them must not throw the results cache away.
-NOT_RESULTS = {"claims.py", "plots.py", "bench.py", "__main__.py"}
-
-
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """Hash of every source file of mmlib that can change a result (all but :data:`NOT_RESULTS`): any change to
-    that code invalidates cached results."""
-    digest = hashlib.sha256()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        if path.relative_to(PACKAGE).as_posix() in NOT_RESULTS:
-            continue
-        digest.update(path.relative_to(PACKAGE).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("MMLIB_CACHE")
-    return (Path(root) if root else PACKAGE.parent / ".cache") / "results"
 
 
 def _limit(dataset: MultimodalDataset, limit: int | None, seed: int) -> MultimodalDataset:
@@ -289,3 +266,54 @@ def summarize(table: pd.DataFrame, by: tuple[str, ...] = ("dataset", "method", "
     summary["ci95_low"] = summary["mean"] - half.where(summary["n"] > 1, np.nan)
     summary["ci95_high"] = summary["mean"] + half.where(summary["n"] > 1, np.nan)
     return summary
+
+
+def run_with_classes(experiments, workers: int | None = None) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """For each of ``experiments``, in order: :func:`run`'s tidy table, and beside it the per-class
+    accuracy (recall) on the test split under every modality subset (CMPT's Figures 4 and 6-9): columns ``dataset, method,
+    seed, condition, class, accuracy, support``. Both come from one training per seed and are cached together under
+    ``<results cache>/../cmpt_classes``, keyed like the results cache; the uncached seeds are trained side by side
+    (:func:`map_in_workers`, ``workers`` as in :func:`run_each`)."""
+    def paths(experiment, seed):
+        stem = cache_dir().parent / "cmpt_classes" / experiment.key(seed)
+        return stem.with_suffix(".results.csv"), stem.with_suffix(".classes.csv")
+
+    experiments = list(experiments)
+    jobs = {experiment.key(seed): (experiment, seed) for experiment in experiments for seed in experiment.seed_list()
+            if not all(path.exists() for path in paths(experiment, seed))}
+    if jobs and workers is None:
+        workers = default_workers(next(iter(jobs.values()))[0].device)
+    for (experiment, seed), (table, classes) in zip(
+            jobs.values(), map_in_workers(_scores_with_classes, *zip(*jobs.values()), workers=workers)):
+        results_path, classes_path = paths(experiment, seed)
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        table[COLUMNS].to_csv(results_path, index=False)
+        classes.to_csv(classes_path, index=False)
+    return [(pd.concat([pd.read_csv(paths(experiment, seed)[0], keep_default_na=False)
+                        for seed in experiment.seed_list()], ignore_index=True),
+             pd.concat([pd.read_csv(paths(experiment, seed)[1], keep_default_na=False, dtype={"class": str})
+                        for seed in experiment.seed_list()], ignore_index=True))
+            for experiment in experiments]
+
+
+def _scores_with_classes(experiment, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One seed of :func:`run_with_classes`: train, then score the test split (tidy rows) and per class."""
+    method, splits, _ = train_method(experiment, seed)
+    device = resolve_device(experiment.device)
+    mask_seed = seed if experiment.mask_seed is None else experiment.mask_seed
+    rows = []
+    for text in experiment.test_protocols:
+        rows += evaluate(method, splits.test, parse_protocol(text, splits.spec), mask_seed, device)
+    table = pd.DataFrame(rows).assign(dataset=experiment.dataset, method=experiment.method, seed=seed)
+    classes = []
+    for condition in Subsets().conditions(splits.spec):
+        masked = Subsets().apply(splits.test, condition)
+        correct = (predict(method, masked, device=device).argmax(1) == masked.y).float()
+        for label in range(splits.spec.num_classes):
+            members = masked.y == label
+            classes.append(dict(dataset=experiment.dataset, method=experiment.method, seed=seed,
+                                condition=condition, **{"class": splits.spec.class_names[label]
+                                                        if splits.spec.class_names else str(label)},
+                                accuracy=float(correct[members].mean()) if members.any() else float("nan"),
+                                support=int(members.sum())))
+    return table, pd.DataFrame(classes)

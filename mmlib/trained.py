@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .data.core import MultimodalDataset
+from .store import cache_dir, code_version
 
 __all__ = ["fingerprint", "train_once"]
 
@@ -53,8 +54,6 @@ def train_once(module: nn.Module, name: str, determined_by: tuple, train: Callab
     """Bring ``module`` to the weights ``train()`` gives it, training only if no earlier call with the same initial
     weights, ``determined_by`` and code version has: the weights are kept under ``<results cache>/../models``.
     Returns whether it trained."""
-    from .experiment import cache_dir, code_version  # experiment imports the methods, which import this
-
     key = fingerprint(code_version(), module.state_dict(), determined_by)
     path = cache_dir().parent / "models" / f"{name}-{key}.pt"
     if path.exists():

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import warnings
 
-import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -52,7 +51,7 @@ from ..trained import train_once
 from .base import MethodOutput, MultimodalMethod
 from .registry import register
 
-__all__ = ["CMPT", "TokenEncoder", "pretrained_encoder_state", "parameter_counts", "run_with_classes"]
+__all__ = ["CMPT", "TokenEncoder", "pretrained_encoder_state", "parameter_counts"]
 
 LORA_TARGETS = ["q", "k", "v", "out"]
 
@@ -163,64 +162,6 @@ def parameter_counts(method: nn.Module) -> dict[str, int]:
     parameters = list(method.parameters())
     return {"total": sum(p.numel() for p in parameters),
             "learnable": sum(p.numel() for p in parameters if p.requires_grad)}
-
-
-def run_with_classes(experiments, workers: int | None = None) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-    """For each of ``experiments``, in order: :func:`mmlib.experiment.run`'s tidy table, and beside it the per-class
-    accuracy (recall) on the test split under every modality subset (Figures 4 and 6-9): columns ``dataset, method,
-    seed, condition, class, accuracy, support``. Both come from one training per seed and are cached together under
-    ``<results cache>/../cmpt_classes``, keyed like the results cache; the uncached seeds are trained side by side
-    (:func:`mmlib.experiment.map_in_workers`, ``workers`` as in :func:`mmlib.experiment.run_each`)."""
-    from ..experiment import COLUMNS, cache_dir, default_workers, map_in_workers
-
-    def paths(experiment, seed):
-        stem = cache_dir().parent / "cmpt_classes" / experiment.key(seed)
-        return stem.with_suffix(".results.csv"), stem.with_suffix(".classes.csv")
-
-    experiments = list(experiments)
-    jobs = {experiment.key(seed): (experiment, seed) for experiment in experiments for seed in experiment.seed_list()
-            if not all(path.exists() for path in paths(experiment, seed))}
-    if jobs and workers is None:
-        workers = default_workers(next(iter(jobs.values()))[0].device)
-    for (experiment, seed), (table, classes) in zip(
-            jobs.values(), map_in_workers(_scores_with_classes, *zip(*jobs.values()), workers=workers)):
-        results_path, classes_path = paths(experiment, seed)
-        results_path.parent.mkdir(parents=True, exist_ok=True)
-        table[COLUMNS].to_csv(results_path, index=False)
-        classes.to_csv(classes_path, index=False)
-    return [(pd.concat([pd.read_csv(paths(experiment, seed)[0], keep_default_na=False)
-                        for seed in experiment.seed_list()], ignore_index=True),
-             pd.concat([pd.read_csv(paths(experiment, seed)[1], keep_default_na=False, dtype={"class": str})
-                        for seed in experiment.seed_list()], ignore_index=True))
-            for experiment in experiments]
-
-
-def _scores_with_classes(experiment, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One seed of :func:`run_with_classes`: train, then score the test split (tidy rows) and per class."""
-    from ..evaluate import evaluate
-    from ..experiment import train_method
-    from ..missing import Subsets, parse_protocol
-    from ..train import predict, resolve_device
-
-    method, splits, _ = train_method(experiment, seed)
-    device = resolve_device(experiment.device)
-    mask_seed = seed if experiment.mask_seed is None else experiment.mask_seed
-    rows = []
-    for text in experiment.test_protocols:
-        rows += evaluate(method, splits.test, parse_protocol(text, splits.spec), mask_seed, device)
-    table = pd.DataFrame(rows).assign(dataset=experiment.dataset, method=experiment.method, seed=seed)
-    classes = []
-    for condition in Subsets().conditions(splits.spec):
-        masked = Subsets().apply(splits.test, condition)
-        correct = (predict(method, masked, device=device).argmax(1) == masked.y).float()
-        for label in range(splits.spec.num_classes):
-            members = masked.y == label
-            classes.append(dict(dataset=experiment.dataset, method=experiment.method, seed=seed,
-                                condition=condition, **{"class": splits.spec.class_names[label]
-                                                        if splits.spec.class_names else str(label)},
-                                accuracy=float(correct[members].mean()) if members.any() else float("nan"),
-                                support=int(members.sum())))
-    return table, pd.DataFrame(classes)
 
 
 @register
