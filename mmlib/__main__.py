@@ -30,6 +30,12 @@ def _run(args) -> None:
 
     if args.method not in METHODS:
         raise ValueError(f"unknown method {args.method!r}; available: {', '.join(sorted(METHODS))}")
+    if args.out:  # checked before any training, which a bad path would throw away
+        folder = os.path.dirname(os.path.abspath(args.out))
+        if not os.path.isdir(folder):
+            raise ValueError(f"--out {args.out}: the folder {folder} does not exist")
+        if os.path.isdir(args.out) or not os.access(folder, os.W_OK):
+            raise ValueError(f"--out {args.out}: cannot write a file there")
     experiment = Experiment(dataset=args.dataset, method=args.method, seeds=tuple(args.seeds) if args.seeds else None,
                             test_protocols=tuple(args.protocol), train_protocol=args.train_protocol,
                             profile=args.profile, device=args.device, data_dir=args.data_dir)

@@ -27,10 +27,13 @@ def scores(y_true: torch.Tensor | np.ndarray, logits: torch.Tensor) -> dict[str,
 
 
 def evaluate(method, dataset, protocol: Protocol, seed: int = 0, device: torch.device | str = "cpu",
-             conditions: list[str] | None = None) -> list[dict]:
+             conditions: list[str] | None = None, classes: list | None = None) -> list[dict]:
     """Score ``method`` on ``dataset`` under each condition of ``protocol``: rows of
-    ``protocol, condition, metric, value``. Samples left with no modality under a condition are not scored."""
+    ``protocol, condition, metric, value``. Samples left with no modality under a condition are not scored.
+    A list given as ``classes`` receives, from the same predictions, a row per condition and class:
+    ``protocol, condition, class, accuracy`` (the class's recall; NaN when it has no sample), ``support``."""
     rows = []
+    names = dataset.spec.class_names or tuple(str(label) for label in range(dataset.spec.num_classes))
     for condition in conditions or protocol.conditions(dataset.spec):
         masked = protocol.apply(dataset, condition, seed)
         scored = masked.subset(torch.nonzero(masked.present.any(1)).squeeze(1))
@@ -39,6 +42,13 @@ def evaluate(method, dataset, protocol: Protocol, seed: int = 0, device: torch.d
         logits = predict(method, scored, device=device)
         for metric, value in scores(scored.y, logits).items():
             rows.append({"protocol": protocol.label, "condition": condition, "metric": metric, "value": value})
+        if classes is not None:
+            correct = (logits.argmax(-1).cpu() == scored.y).float()
+            for label, name in enumerate(names):
+                members = scored.y == label
+                classes.append({"protocol": protocol.label, "condition": condition, "class": str(name),
+                                "accuracy": float(correct[members].mean()) if members.any() else float("nan"),
+                                "support": int(members.sum())})
     return rows
 
 

@@ -1,18 +1,25 @@
 """Experiments: dataset x method x protocols x seeds, run (or read from the results cache) into one tidy table.
 
-The table has a row per ``dataset, method, seed, protocol, condition, metric, value``. Results are cached per
-seed under ``$MMLIB_CACHE/results`` (default ``<repo>/.cache/results``), keyed on the experiment's configuration
-and a hash of the library's source code, so a rebuild does not retrain and a result from older code is never
-reused. :func:`run_each` (and :func:`run_all`) train the uncached runs of many experiments side by side, one
-process per CPU core: give them a whole grid at once rather than calling :func:`run` in a loop.
+The table has a row per ``dataset, method, seed, protocol, condition, metric, value``. Each run (experiment x seed)
+leaves a :class:`~mmlib.store.Record` (those scores, its per-epoch history, its per-class scores) in the results
+cache (:mod:`mmlib.store`, ``$MMLIB_CACHE/results``), keyed on the experiment's configuration and a hash of the
+library's source code, so a rebuild does not retrain and a result from older code is never reused.
+:func:`run_each` (and :func:`run_all`, :func:`records`) train the uncached runs of many experiments side by side,
+one process per CPU core: give them a whole grid at once rather than calling :func:`run` in a loop.
 
-Profiles shorten the method's own training recipe (``method.recipe``, the paper's):
+**Budgets.** A profile sets the epoch budget of every method alike; the method's own recipe (``method.recipe``, the
+paper's) gives the rest (optimiser, learning rate, batch, schedule):
 
 | profile | epochs | training samples | evaluation samples | seeds |
 |---|---|---|---|---|
 | ``smoke`` | 2 | at most 256 | at most 256 | 0 |
-| ``quick`` | at most 15 | all | all | 0-4 |
-| ``paper`` | the paper's | all | all | 0-9 |
+| ``quick`` | 15, or the chapter's ``epochs`` (at most 15) | all | all | 0-4 |
+| ``paper`` | the chapter's ``epochs``, else the recipe's | all | all | 0-9 |
+
+A chapter that needs another budget gives ``train_options={"epochs": ...}`` to every model it compares:
+:func:`records` refuses to train, in one call, models of one dataset under different epochs, patience or selection
+rules (:func:`budget`). The epoch kept is chosen on the validation split under the experiment's own protocol
+(:func:`validation_sets`, ``TrainConfig.selection``).
 
 Every run that feeds a claim (:mod:`mmlib.claims`) has at least 5 replicates at ``quick`` and 10 at ``paper``.
 """
@@ -36,19 +43,20 @@ from .data import load_dataset
 from .data.core import MultimodalDataset, Splits
 from .evaluate import evaluate
 from .methods import METHODS, make_method
-from .missing import Subsets, parse_protocol
-from .store import cache_dir, code_version
-from .train import fit, predict, resolve_device
+from .missing import parse_protocol
+from .store import RESULT_COLUMNS, Record, cache_dir, code_version, load_record, save_record
+from .train import TrainConfig, fit, resolve_device
 
-__all__ = ["PROFILES", "COLUMNS", "Experiment", "run", "run_all", "run_each", "map_in_workers", "default_workers",
-           "summarize", "build_method", "train_method", "cache_dir", "code_version", "run_with_classes"]
+__all__ = ["PROFILES", "COLUMNS", "Experiment", "Record", "run", "run_all", "run_each", "records", "map_in_workers",
+           "default_workers", "summarize", "build_method", "train_method", "training_config", "budget",
+           "validation_sets", "under_trained", "cache_dir", "code_version"]
 
-COLUMNS = ["dataset", "method", "seed", "protocol", "condition", "metric", "value"]
+COLUMNS = RESULT_COLUMNS
 
 
 @dataclass(frozen=True)
 class Profile:
-    max_epochs: int | None
+    max_epochs: int | None  # the epoch budget of every method, and the most a chapter may give (None: the recipe's)
     max_train: int | None = None
     max_eval: int | None = None
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -128,39 +136,85 @@ def _mask_seed(experiment: Experiment, seed: int) -> int:
     return seed if experiment.mask_seed is None else experiment.mask_seed
 
 
+def training_config(experiment: Experiment, seed: int) -> TrainConfig:
+    """The training configuration of one run: the method's recipe, the experiment's ``train_options``, and the
+    profile's epoch budget (which a chapter's ``epochs`` may lower, never raise)."""
+    profile = profile_named(experiment.profile)
+    if experiment.method not in METHODS:
+        raise ValueError(f"unknown method {experiment.method!r}; available: {', '.join(sorted(METHODS))}")
+    config = METHODS[experiment.method].recipe.updated(seed=seed, device=experiment.device,
+                                                       **experiment.train_options)
+    if profile.max_epochs is not None:
+        config = config.updated(epochs=min(experiment.train_options.get("epochs", profile.max_epochs),
+                                           profile.max_epochs))
+    return config
+
+
+def budget(experiment: Experiment) -> tuple:
+    """What must be equal between models compared with one another: epochs, patience and selection rule."""
+    config = training_config(experiment, 0)
+    return config.epochs, config.patience, config.selection
+
+
+def _check_budgets(experiments) -> None:
+    by_dataset: dict[str, dict[tuple, list[str]]] = {}
+    for experiment in experiments:
+        by_dataset.setdefault(experiment.dataset, {}).setdefault(budget(experiment), []).append(experiment.method)
+    for dataset, budgets in by_dataset.items():
+        if len(budgets) > 1:
+            listed = "; ".join(f"{', '.join(sorted(set(methods)))}: {epochs} epochs, patience {patience}, "
+                               f"selection {selection!r}" for (epochs, patience, selection), methods in budgets.items())
+            raise ValueError(f"models compared on {dataset} would train under different budgets ({listed}): give "
+                             "every one the same train_options epochs, patience and selection")
+
+
 def build_method(experiment: Experiment, seed: int):
     """The experiment's untrained method for one seed, its splits and its training configuration, exactly as
     :func:`train_method` starts from them: returns (method, splits, config)."""
-    profile = profile_named(experiment.profile)
     splits = prepared_splits(experiment, seed)
     torch.manual_seed(seed)
     method = make_method(experiment.method, splits.spec, **experiment.method_options)
-    config = method.recipe.updated(seed=seed, device=experiment.device, **experiment.train_options)
-    if profile.max_epochs is not None:
-        config = config.updated(epochs=min(config.epochs, profile.max_epochs))
-    return method, splits, config
+    return method, splits, training_config(experiment, seed)
+
+
+def validation_sets(experiment: Experiment, splits: Splits, seed: int) -> list[MultimodalDataset]:
+    """The datasets the kept epoch is chosen on (``TrainConfig.selection == "protocol"``): the validation split under
+    the experiment's training protocol when it has one (the split is masked already), else the validation split
+    under each condition of its test protocols (masks seeded apart from the test's), each weighing the same."""
+    if experiment.train_protocol is not None:
+        return [splits.val]
+    sets = []
+    for text in experiment.test_protocols:
+        protocol = parse_protocol(text, splits.spec)
+        for condition in protocol.conditions(splits.spec):
+            masked = protocol.apply(splits.val, condition, _mask_seed(experiment, seed) + 10_000)
+            sets.append(masked.subset(torch.nonzero(masked.present.any(1)).squeeze(1)))
+    return sets
 
 
 def train_method(experiment: Experiment, seed: int, on_step=None, on_epoch=None):
     """Train the experiment's method for one seed: returns (method, splits, history). ``on_step`` and
     ``on_epoch`` are passed to :func:`mmlib.train.fit`."""
     method, splits, config = build_method(experiment, seed)
-    history = fit(method, splits.train, splits.val, config, on_step=on_step, on_epoch=on_epoch)
+    history = fit(method, splits.train, splits.val, config, on_step=on_step, on_epoch=on_epoch,
+                  select_on=validation_sets(experiment, splits, seed))
     return method, splits, history
 
 
-def _run_seed(experiment: Experiment, seed: int) -> pd.DataFrame:
-    method, splits, _ = train_method(experiment, seed)
+def _run_seed(experiment: Experiment, seed: int) -> Record:
+    method, splits, history = train_method(experiment, seed)
     device = resolve_device(experiment.device)
-    rows = []
+    rows, classes = [], []
     for text in experiment.test_protocols:
         protocol = parse_protocol(text, splits.spec)
-        rows += evaluate(method, splits.test, protocol, seed=_mask_seed(experiment, seed), device=device)
-    table = pd.DataFrame(rows)
-    table.insert(0, "seed", seed)
-    table.insert(0, "method", experiment.method)
-    table.insert(0, "dataset", experiment.dataset)
-    return table[COLUMNS]
+        rows += evaluate(method, splits.test, protocol, seed=_mask_seed(experiment, seed), device=device,
+                         classes=classes)
+    run = dict(dataset=experiment.dataset, method=experiment.method, seed=seed)
+    allowed = training_config(experiment, seed).epochs
+    return Record(pd.DataFrame(rows).assign(**run)[COLUMNS],
+                  pd.DataFrame(history).assign(**run, epochs_allowed=allowed),
+                  pd.DataFrame(classes).assign(**run)[["dataset", "method", "seed", "protocol", "condition", "class",
+                                                        "accuracy", "support"]])
 
 
 def run(experiment: Experiment, use_cache: bool = True, workers: int | None = None) -> pd.DataFrame:
@@ -174,36 +228,48 @@ def run_all(experiments, use_cache: bool = True, workers: int | None = None) -> 
 
 
 def run_each(experiments, use_cache: bool = True, workers: int | None = None) -> list[pd.DataFrame]:
-    """:func:`run` for several experiments: one table per experiment, in order.
+    """:func:`run` for several experiments: one table per experiment, in order (see :func:`records`)."""
+    return [record.results for record in records(experiments, use_cache, workers)]
 
-    The (experiment, seed) runs not in the cache are trained ``workers`` at a time, each in a process of its own
-    (default: ``$MMLIB_WORKERS``, else one per CPU core, at most 8; one on a GPU). Training is single-threaded
+
+def records(experiments, use_cache: bool = True, workers: int | None = None) -> list[Record]:
+    """Each experiment's :class:`~mmlib.store.Record`, its seeds concatenated, in order: the tidy scores, the
+    per-epoch histories and the per-class scores, from one training per (experiment, seed).
+
+    The runs not in the cache are trained ``workers`` at a time, each in a process of its own (default:
+    ``$MMLIB_WORKERS``, else one per CPU core, at most 8; one on a GPU). Training is single-threaded
     (:class:`~mmlib.train.TrainConfig` ``threads``), so a run's numbers do not depend on where it ran, and the
     models are small: two single-threaded runs side by side take about the time of one run on two threads.
-    Scripts that call this must guard their top level with ``if __name__ == "__main__":``, as for any
-    :mod:`multiprocessing` program (notebooks need nothing)."""
+    Experiments given together are compared: those on one dataset must share one budget (:func:`budget`), else
+    nothing is trained and ValueError says which differ. Scripts that call this must guard their top level with
+    ``if __name__ == "__main__":``, as for any :mod:`multiprocessing` program (notebooks need nothing)."""
     experiments = list(experiments)
-    tables: dict[str, pd.DataFrame] = {}
+    _check_budgets(experiments)
+    done: dict[str, Record] = {}
     jobs: dict[str, tuple[Experiment, int]] = {}
     for experiment in experiments:
         for seed in experiment.seed_list():
             key = experiment.key(seed)
-            path = cache_dir() / f"{key}.csv"
-            if use_cache and path.exists():
-                tables[key] = pd.read_csv(path, keep_default_na=False)
+            record = load_record(key) if use_cache else None
+            if record is not None:
+                done[key] = record
             elif key not in jobs:  # two spellings of one configuration train once
                 jobs[key] = experiment, seed
     if jobs and workers is None:
         workers = default_workers(next(iter(jobs.values()))[0].device)
-    for key, table in zip(jobs, map_in_workers(_run_seed, *zip(*jobs.values()), workers=workers)):
+    for key, record in zip(jobs, map_in_workers(_run_seed, *zip(*jobs.values()), workers=workers)):
         if use_cache:
-            path = cache_dir() / f"{key}.csv"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(f".{os.getpid()}.tmp")  # several processes may share the cache
-            table.to_csv(temporary, index=False)
-            temporary.replace(path)
-        tables[key] = table
-    return [pd.concat([tables[e.key(seed)] for seed in e.seed_list()], ignore_index=True) for e in experiments]
+            save_record(key, record)
+        done[key] = record
+    return [Record.concat(done[e.key(seed)] for seed in e.seed_list()) for e in experiments]
+
+
+def under_trained(history: pd.DataFrame) -> float:
+    """The share of runs (rows of a :attr:`Record.history`, one run per ``dataset, method, seed``) whose kept epoch
+    is the last one their budget allowed: more training might have helped them. Above a fifth, a comparison is
+    under-trained at that profile."""
+    kept = history[history["kept"].astype(bool)]
+    return float((kept["epoch"] == kept["epochs_allowed"] - 1).mean()) if len(kept) else float("nan")
 
 
 def default_workers(device: str = "auto") -> int:
@@ -269,51 +335,6 @@ def summarize(table: pd.DataFrame, by: tuple[str, ...] = ("dataset", "method", "
 
 
 def run_with_classes(experiments, workers: int | None = None) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-    """For each of ``experiments``, in order: :func:`run`'s tidy table, and beside it the per-class
-    accuracy (recall) on the test split under every modality subset (CMPT's Figures 4 and 6-9): columns ``dataset, method,
-    seed, condition, class, accuracy, support``. Both come from one training per seed and are cached together under
-    ``<results cache>/../cmpt_classes``, keyed like the results cache; the uncached seeds are trained side by side
-    (:func:`map_in_workers`, ``workers`` as in :func:`run_each`)."""
-    def paths(experiment, seed):
-        stem = cache_dir().parent / "cmpt_classes" / experiment.key(seed)
-        return stem.with_suffix(".results.csv"), stem.with_suffix(".classes.csv")
-
-    experiments = list(experiments)
-    jobs = {experiment.key(seed): (experiment, seed) for experiment in experiments for seed in experiment.seed_list()
-            if not all(path.exists() for path in paths(experiment, seed))}
-    if jobs and workers is None:
-        workers = default_workers(next(iter(jobs.values()))[0].device)
-    for (experiment, seed), (table, classes) in zip(
-            jobs.values(), map_in_workers(_scores_with_classes, *zip(*jobs.values()), workers=workers)):
-        results_path, classes_path = paths(experiment, seed)
-        results_path.parent.mkdir(parents=True, exist_ok=True)
-        table[COLUMNS].to_csv(results_path, index=False)
-        classes.to_csv(classes_path, index=False)
-    return [(pd.concat([pd.read_csv(paths(experiment, seed)[0], keep_default_na=False)
-                        for seed in experiment.seed_list()], ignore_index=True),
-             pd.concat([pd.read_csv(paths(experiment, seed)[1], keep_default_na=False, dtype={"class": str})
-                        for seed in experiment.seed_list()], ignore_index=True))
-            for experiment in experiments]
-
-
-def _scores_with_classes(experiment, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One seed of :func:`run_with_classes`: train, then score the test split (tidy rows) and per class."""
-    method, splits, _ = train_method(experiment, seed)
-    device = resolve_device(experiment.device)
-    mask_seed = seed if experiment.mask_seed is None else experiment.mask_seed
-    rows = []
-    for text in experiment.test_protocols:
-        rows += evaluate(method, splits.test, parse_protocol(text, splits.spec), mask_seed, device)
-    table = pd.DataFrame(rows).assign(dataset=experiment.dataset, method=experiment.method, seed=seed)
-    classes = []
-    for condition in Subsets().conditions(splits.spec):
-        masked = Subsets().apply(splits.test, condition)
-        correct = (predict(method, masked, device=device).argmax(1) == masked.y).float()
-        for label in range(splits.spec.num_classes):
-            members = masked.y == label
-            classes.append(dict(dataset=experiment.dataset, method=experiment.method, seed=seed,
-                                condition=condition, **{"class": splits.spec.class_names[label]
-                                                        if splits.spec.class_names else str(label)},
-                                accuracy=float(correct[members].mean()) if members.any() else float("nan"),
-                                support=int(members.sum())))
-    return table, pd.DataFrame(classes)
+    """For each of ``experiments``: the tidy table and the per-class scores of its :func:`records` (kept for the
+    CMPT chapter until it reads :func:`records` itself)."""
+    return [(record.results, record.classes) for record in records(experiments, workers=workers)]

@@ -1,17 +1,27 @@
 """Where runs are kept, and the code version that keys them: below the experiment layer, so that the methods (which
 keep pre-trained sub-models, :mod:`mmlib.trained`) and the claims ledger use them without importing experiments.
 
+A run's :class:`Record` (its tidy scores, its per-epoch history and its per-class scores) is one JSON file under
+``results/``, keyed by :meth:`mmlib.experiment.Experiment.key`; :func:`load_record` checks what it reads and
+never serves a damaged record.
+
 Everything lives under ``$MMLIB_CACHE`` (default ``<repo>/.cache``): ``results/`` (:mod:`mmlib.experiment`),
-``models/`` (:mod:`mmlib.trained`), ``claims/`` (:mod:`mmlib.claims`).
+``models/`` (:mod:`mmlib.trained`), ``claims/`` (:mod:`mmlib.claims`), ``data/`` (:mod:`mmlib.data.cache`).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["NOT_RESULTS", "code_version", "cache_root", "cache_dir"]
+import pandas as pd
+
+__all__ = ["NOT_RESULTS", "code_version", "cache_root", "cache_dir", "Record", "RESULT_COLUMNS", "save_record",
+           "load_record", "record_path"]
 
 PACKAGE = Path(__file__).resolve().parent
 # Modules that read results but never produce them: editing them must not throw the results cache away.
@@ -34,9 +44,80 @@ def code_version() -> str:
 def cache_root() -> Path:
     """``$MMLIB_CACHE``, else ``<repo>/.cache``."""
     root = os.environ.get("MMLIB_CACHE")
-    return Path(root) if root else PACKAGE.parent / ".cache"
+    return Path(root).expanduser() if root else PACKAGE.parent / ".cache"
 
 
 def cache_dir() -> Path:
     """The results cache."""
     return cache_root() / "results"
+
+
+# ------------------------------------------------------------------------------------------------ run records
+
+@dataclass
+class Record:
+    """What one run leaves, or (concatenated over seeds) one experiment: ``results``, the tidy scores (a row per
+    ``dataset, method, seed, protocol, condition, metric, value``); ``history``, a row per epoch trained (``epoch``,
+    the mean of each loss term ``loss_<term>``, ``val_score``, ``kept`` on the epoch whose weights were scored,
+    ``epochs_allowed``); ``classes``, the accuracy (recall) and support of each class under each test condition."""
+
+    results: pd.DataFrame
+    history: pd.DataFrame
+    classes: pd.DataFrame
+
+    PARTS = ("results", "history", "classes")
+
+    @classmethod
+    def concat(cls, records) -> "Record":
+        records = list(records)
+        return cls(*(pd.concat([getattr(r, part) for r in records], ignore_index=True) for part in cls.PARTS))
+
+
+RESULT_COLUMNS = ["dataset", "method", "seed", "protocol", "condition", "metric", "value"]
+HISTORY_COLUMNS = ["dataset", "method", "seed", "epoch", "val_score", "kept", "epochs_allowed"]
+CLASS_COLUMNS = ["dataset", "method", "seed", "protocol", "condition", "class", "accuracy", "support"]
+_REQUIRED = {"results": RESULT_COLUMNS, "history": ["dataset", "method", "seed", "epoch", "kept", "epochs_allowed"],
+             "classes": CLASS_COLUMNS}
+
+
+def record_path(key: str) -> Path:
+    return cache_dir() / f"{key}.json"
+
+
+def save_record(key: str, record: Record) -> None:
+    """Keep a run's record under its key: one JSON file, written whole or not at all (several processes may share
+    the cache)."""
+    path = record_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = {"key": key, "code": code_version(),
+               **{part: getattr(record, part).to_dict(orient="list") for part in Record.PARTS}}
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(content))
+    temporary.replace(path)
+
+
+def load_record(key: str) -> Record | None:
+    """The run's record, or None when there is none. A damaged record (cut short, edited, another key's or another
+    code version's) is never served: it is reported with a warning and None is returned, so that the run is
+    recomputed and the record rewritten."""
+    path = record_path(key)
+    if not path.exists():
+        return None
+    try:
+        content = json.loads(path.read_text())
+        if not isinstance(content, dict) or content.get("key") != key or content.get("code") != code_version():
+            raise ValueError("it belongs to another run or another code version")
+        parts = {part: pd.DataFrame(content[part]) for part in Record.PARTS}
+        for part, columns in _REQUIRED.items():
+            missing = [column for column in columns if column not in parts[part]]
+            if missing:
+                raise ValueError(f"its {part} lack {', '.join(missing)}")
+        if parts["results"].empty or parts["history"].empty:
+            raise ValueError("it holds no results or no history")
+        if not pd.api.types.is_numeric_dtype(parts["results"]["value"]):
+            raise ValueError("its values are not numbers")
+    except (OSError, ValueError, TypeError, KeyError) as error:  # json.JSONDecodeError is a ValueError
+        warnings.warn(f"damaged run record {path} ({error}): the run is recomputed", stacklevel=2)
+        return None
+    parts["classes"]["class"] = parts["classes"]["class"].astype(str)
+    return Record(**parts)

@@ -1,7 +1,8 @@
 """One training loop for every method.
 
 ``fit`` trains a method on a split: Adam or AdamW, an optional schedule (cosine, or polynomial with warm-up
-as CMPT uses), early stopping on validation accuracy with the best weights restored, per-term loss logging,
+as CMPT uses), selection of the epoch to keep (``TrainConfig.selection``: by default the best validation score
+under the experiment's missing-modality protocol, with early stopping), per-term loss logging,
 a progress bar, seeds, and ``cpu``/``cuda``/``auto`` devices. Training-time modality masking
 (``method.train_dropout``) is applied to each batch here, so methods do not repeat it.
 """
@@ -17,7 +18,10 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm  # plain text bars: tqdm.auto warns in kernels without ipywidgets
 
-__all__ = ["TrainConfig", "fit", "training_step", "resolve_device", "seed_everything", "predict"]
+__all__ = ["TrainConfig", "SELECTIONS", "fit", "validation_score", "training_step", "resolve_device", "seed_everything", "predict"]
+
+
+SELECTIONS = ("protocol", "last")
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,12 @@ class TrainConfig:
     scheduler: str | None = None  # None | "cosine" | "poly"
     warmup_epochs: int = 0
     poly_power: float = 0.9
-    patience: int | None = 8  # early stopping on validation accuracy; None trains every epoch
+    patience: int | None = 8  # early stopping on the validation score; None trains every epoch
+    # Which epoch's weights are kept. "protocol": the epoch with the best validation score, the mean accuracy over
+    # the validation split under each condition of the experiment's protocol (the training protocol when the
+    # experiment has one, else every condition its test protocols score: mmlib.experiment builds them); the first
+    # such epoch on a tie. "last": the last epoch trained, no early stopping.
+    selection: str = "protocol"
     grad_clip: float | None = 1.0
     device: str = "auto"
     seed: int = 0
@@ -45,6 +54,10 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training options: {', '.join(sorted(unknown))}")
         return replace(self, **changes)
+
+    def __post_init__(self):
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, got {self.selection!r}")
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -114,9 +127,18 @@ def training_step(method, batch, optimizer, params, config: TrainConfig, generat
     return {name: float(value.detach()) for name, value in terms.items()}
 
 
-def fit(method, train, val=None, config: TrainConfig | None = None, on_step=None, on_epoch=None) -> list[dict]:
-    """Train ``method`` on the ``train`` split; returns the history, one dict per epoch
-    (mean of each loss term, validation accuracy). With ``val`` and a patience, the best epoch's weights are kept.
+def fit(method, train, val=None, config: TrainConfig | None = None, on_step=None, on_epoch=None,
+        select_on=None) -> list[dict]:
+    """Train ``method`` on the ``train`` split; returns the history, one dict per epoch: ``epoch``, the mean of
+    each loss term (``loss_<term>``), ``val_score`` and ``kept`` (True on the epoch whose weights the method ends
+    with).
+
+    ``val`` is the validation split (what :meth:`prepare` sees, for a method's pre-training) and ``select_on`` the
+    datasets the epoch is chosen on, by default ``[val]``: :mod:`mmlib.experiment` gives the validation split under
+    each condition of the experiment's protocol (:func:`mmlib.experiment.validation_sets`). ``val_score`` is the
+    mean accuracy over them, each weighing the same. With ``config.selection == "protocol"`` (the default) the epoch with the best
+    ``val_score`` is kept (the first one on a tie) and training stops after ``config.patience`` epochs without a
+    better one; with ``"last"``, or without ``val``, the last epoch is kept.
 
     ``on_step(epoch, step, terms)`` sees each step's loss terms and ``on_epoch(epoch, method)`` the model after
     each epoch (in train mode; switch it to eval and back if needed), for curves the history does not keep."""
@@ -124,12 +146,25 @@ def fit(method, train, val=None, config: TrainConfig | None = None, on_step=None
     previous = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
-        return _fit(method, train, val, config, on_step, on_epoch)
+        return _fit(method, train, val, _as_list(val if select_on is None else select_on), config, on_step, on_epoch)
     finally:
         torch.set_num_threads(previous)
 
 
-def _fit(method, train, val, config: TrainConfig, on_step, on_epoch) -> list[dict]:
+def _as_list(val) -> list:
+    if val is None:
+        return []
+    sets = [val] if hasattr(val, "spec") else list(val)
+    return [dataset for dataset in sets if len(dataset)]
+
+
+def validation_score(method, sets, device: torch.device | str = "cpu") -> float:
+    """Mean accuracy of ``method`` over the datasets ``sets`` (each weighing the same)."""
+    return float(np.mean([float((predict(method, dataset, device=device).argmax(1) == dataset.y.to(device))
+                                .float().mean()) for dataset in sets]))
+
+
+def _fit(method, train, val, sets: list, config: TrainConfig, on_step, on_epoch) -> list[dict]:
     device = resolve_device(config.device)
     generator = seed_everything(config.seed)
     method.to(device)
@@ -139,7 +174,8 @@ def _fit(method, train, val, config: TrainConfig, on_step, on_epoch) -> list[dic
     steps_per_epoch = max(1, -(-len(train) // config.batch_size))
     total, warmup = config.epochs * steps_per_epoch, config.warmup_epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(config, step, total, warmup))
-    history, best, best_state, waited = [], -1.0, None, 0
+    select = bool(sets) and config.selection == "protocol"
+    history, best, best_state, best_epoch, waited = [], -1.0, None, None, 0
     quiet = not config.progress or os.environ.get("MMLIB_QUIET") == "1"
     for epoch in tqdm(range(config.epochs), desc=f"{method.name} seed {config.seed}", disable=quiet, leave=False):
         method.train()
@@ -154,19 +190,23 @@ def _fit(method, train, val, config: TrainConfig, on_step, on_epoch) -> list[dic
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + value
         record = {"epoch": epoch, **{f"loss_{k}": v / count for k, v in sums.items()}}
-        if val is not None and len(val):
-            logits = predict(method, val, device=device)
-            record["val_accuracy"] = float((logits.argmax(1) == val.y).float().mean())
-            if record["val_accuracy"] > best:
-                best, best_state, waited = record["val_accuracy"], copy.deepcopy(method.state_dict()), 0
+        if sets:
+            record["val_score"] = validation_score(method, sets, device)
+            if not select:
+                pass
+            elif record["val_score"] > best:
+                best, best_state, best_epoch, waited = record["val_score"], copy.deepcopy(method.state_dict()), epoch, 0
             else:
                 waited += 1
         history.append(record)
         if on_epoch is not None:
             on_epoch(epoch, method)
-        if config.patience is not None and val is not None and waited > config.patience:
+        if select and config.patience is not None and waited > config.patience:
             break
     if best_state is not None:
         method.load_state_dict(best_state)
+    kept = best_epoch if best_state is not None else len(history) - 1
+    for record in history:
+        record["kept"] = record["epoch"] == kept
     method.eval()
     return history

@@ -17,7 +17,7 @@ from mmlib.data import DataError, data_root, dataset_names, describe_datasets, l
 from mmlib.data import avletters, avmnist, cache
 
 SIZES = {  # name: (train, val, test)
-    "mosi": (1251, 196, 752),
+    "mosi": (1447, 260, 492),
     "avmnist": (2430, 270, 300),
     "avmnist_mce": (1050, 150, 300),
     "mfeat": (1400, 200, 400),
@@ -129,7 +129,8 @@ def test_mosi_videos_disjoint():
     splits = load_dataset("mosi")
     videos = [set(part.groups) for part in splits]
     assert not (videos[0] & videos[1]) and not (videos[0] & videos[2]) and not (videos[1] & videos[2])
-    assert len(videos[2]) == 31 and len(videos[0]) + len(videos[1]) == 62
+    assert len(videos[0]) == 62 and len(videos[1]) + len(videos[2]) == 31  # validation: held-out test videos
+    assert abs(len(videos[1]) - 31 / 3) <= 1
     assert splits.spec.modality_names == ("text", "audio", "video")
     assert splits.spec.class_names == ("negative", "positive")
 
@@ -166,7 +167,7 @@ def test_describe_datasets():
     table = describe_datasets()
     assert list(table["dataset"]) == list(SIZES) and set(table["status"]) == {"ok"}
     row = table.set_index("dataset").loc["mosi"]
-    assert row["modalities"] == "text:vector:50, audio:vector:50, video:vector:50" and row["test"] == 752
+    assert row["modalities"] == "text:vector:50, audio:vector:50, video:vector:50" and row["test"] == 492
 
 
 # ---------------------------------------------------------------------------------------- lookup and cache
@@ -176,7 +177,7 @@ def test_env_and_data_dir_lookup(root, tmp_path, monkeypatch):
     monkeypatch.setenv("MMLIB_DATA", str(tmp_path))
     assert data_root() == tmp_path
     assert load_dataset("msrc").sizes() == {"train": 147, "val": 21, "test": 42}
-    assert load_dataset("mosi").sizes()["test"] == 752  # not in $MMLIB_DATA: the next place in the order
+    assert load_dataset("mosi").sizes()["test"] == 492  # not in $MMLIB_DATA: the next place in the order
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError) as error:  # an explicit data_dir is the only place looked in

@@ -8,7 +8,7 @@ import pytest
 
 from mmlib import experiment as experiment_module
 from mmlib.__main__ import main
-from mmlib.experiment import COLUMNS, Experiment, run, run_each, summarize
+from mmlib.experiment import COLUMNS, Experiment, records, run, run_each, summarize, under_trained
 from mmlib.methods import METHODS
 
 
@@ -58,7 +58,103 @@ def test_runs_side_by_side_give_the_numbers_of_runs_one_after_another():
     together = run_each(experiments, workers=2)
     for first, second in zip(alone, together):
         pd.testing.assert_frame_equal(first, second, check_dtype=False)
-    assert len(list(experiment_module.cache_dir().glob("*.csv"))) == 4  # each (experiment, seed) cached once
+    assert len(list(experiment_module.cache_dir().glob("*.json"))) == 4  # each (experiment, seed) cached once
+
+
+def test_a_run_keeps_its_history_and_per_class_scores_with_its_scores():
+    experiment = Experiment("msrc", "concat", seeds=(0, 1), profile="smoke", device="cpu")
+    record = records([experiment])[0]
+    assert set(record.history.seed) == {0, 1} and (record.history.epochs_allowed == 2).all()
+    assert record.history.groupby("seed")["kept"].sum().tolist() == [1, 1]  # one kept epoch per run
+    assert record.history["val_score"].between(0, 1).all()
+    classes = record.classes[record.classes.condition == "centrist+colmoment+gist+lbp"]
+    assert len(classes) == 2 * 7 and classes.support.sum() == 2 * 42  # every test sample, once per seed
+    accuracy = record.results.query("metric == 'accuracy' and condition == 'centrist+colmoment+gist+lbp'")
+    for seed, group in classes.groupby("seed"):  # per-class recalls weighted by support give the accuracy
+        overall = accuracy[accuracy.seed == seed].value.item()
+        assert (group.accuracy * group.support).sum() / group.support.sum() == pytest.approx(overall)
+    again = records([experiment])[0]  # from the cache: the same record
+    for part in ("results", "history", "classes"):
+        pd.testing.assert_frame_equal(getattr(record, part), getattr(again, part), check_dtype=False)
+
+
+def test_under_trained_share():
+    history = pd.DataFrame({"epoch": [0, 1, 0, 1, 2], "kept": [False, True, True, False, False],
+                            "epochs_allowed": [2, 2, 3, 3, 3]})
+    assert under_trained(history) == pytest.approx(0.5)  # run one kept its last allowed epoch, run two its first
+
+
+@pytest.mark.parametrize("damage", ["cut", "garbage", "columns", "other key"])
+def test_a_damaged_record_is_recomputed_with_a_warning(damage, monkeypatch):
+    import json
+
+    from mmlib import store
+
+    experiment = Experiment("msrc", "concat", seeds=(0,), profile="smoke", device="cpu")
+    first = run(experiment)
+    path = store.record_path(experiment.key(0))
+    text = path.read_text()
+    if damage == "cut":
+        path.write_text(text[: len(text) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"\x00\xff not json")
+    else:
+        content = json.loads(text)
+        if damage == "columns":
+            content["results"].pop("value")
+        else:
+            content["key"] = "another"
+        path.write_text(json.dumps(content))
+    with pytest.warns(UserWarning, match="damaged run record"):
+        again = run(experiment)
+    pd.testing.assert_frame_equal(first, again, check_dtype=False)
+    assert store.load_record(experiment.key(0)) is not None  # rewritten whole
+
+
+def test_models_compared_in_one_call_share_one_budget(monkeypatch):
+    calls = []
+    monkeypatch.setattr(experiment_module, "map_in_workers", lambda *args, **kwargs: calls.append(args) or [])
+    short = Experiment("msrc", "concat", seeds=(0,), profile="quick", train_options={"epochs": 5})
+    full = Experiment("msrc", "cmpt", seeds=(0,), profile="quick")  # a 10-epoch recipe: 15 at quick, as every model
+    with pytest.raises(ValueError, match="different budgets"):
+        records([short, full])
+    with pytest.raises(ValueError, match="different budgets"):
+        records([full, Experiment("msrc", "concat", seeds=(0,), profile="quick", train_options={"patience": 2})])
+    assert calls == []  # nothing trained
+    assert experiment_module.training_config(full, 0).epochs == 15
+    assert experiment_module.training_config(Experiment("msrc", "concat", train_options={"epochs": 40}), 0).epochs == 15
+    assert experiment_module.training_config(Experiment("msrc", "mce", profile="paper"), 0).epochs == 60  # recipe
+
+
+def test_the_kept_epoch_is_chosen_under_the_experiment_protocol():
+    experiment = Experiment("msrc", "concat", seeds=(0,), profile="smoke", device="cpu")
+    splits = experiment_module.prepared_splits(experiment, 0)
+    sets = experiment_module.validation_sets(experiment, splits, 0)
+    assert len(sets) == 15 and all(len(s) == len(splits.val) for s in sets)  # every subset of four views
+    assert sorted(int(s.present[0].sum()) for s in sets) == [1] * 4 + [2] * 6 + [3] * 4 + [4]
+    trained = Experiment("mosi", "concat", profile="smoke", train_protocol="kappa:1.0", test_protocols=("subsets",))
+    splits = experiment_module.prepared_splits(trained, 0)
+    assert experiment_module.validation_sets(trained, splits, 0) == [splits.val]  # the training protocol's val
+
+
+def test_selection_last_keeps_the_last_epoch():
+    from mmlib.train import TrainConfig
+
+    with pytest.raises(ValueError, match="selection"):
+        TrainConfig(selection="best")
+    experiment = Experiment("msrc", "concat", seeds=(0,), profile="smoke", device="cpu",
+                            train_options={"selection": "last"})
+    history = records([experiment])[0].history
+    assert history.kept.tolist() == [False, True]
+
+
+def test_cli_out_into_a_missing_folder_fails_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(experiment_module, "_run_seed", lambda *args: pytest.fail("trained before the check"))
+    out = tmp_path / "no" / "such" / "r.csv"
+    assert main(["run", "--dataset", "msrc", "--method", "concat", "--seeds", "0", "--profile", "smoke",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not exist" in err[0] and not out.parent.exists()
 
 
 def test_map_in_workers_keeps_the_order_and_raises_a_worker_error():

@@ -54,8 +54,10 @@ def unreadable(path: Path | str, error: BaseException, hint: str = "") -> DataEr
 # ------------------------------------------------------------------------------------------------- cache
 
 def cache_dir() -> Path:
-    env = os.environ.get("MMLIB_CACHE")
-    return Path(env).expanduser() if env else REPO_ROOT / ".cache" / "data"
+    """The prepared-data cache: ``data/`` under the one cache root (:func:`mmlib.store.cache_root`)."""
+    from ..store import cache_root
+
+    return cache_root() / "data"
 
 
 def _walk(path: Path) -> Iterable[tuple[str, os.stat_result]]:

@@ -17,7 +17,7 @@ from .core import (DataError, DatasetSpec, ModalitySpec, Splits, check_arrays, g
 FOLDER = "cmu_mosi_utterance"
 FILE = "unimodal_mosi_2way.pickle"
 MODALITIES = ("text", "audio", "video")
-VAL_FRACTION = 0.15
+VAL_FRACTION = 1 / 3  # of the test videos
 SEED = 0
 
 
@@ -73,9 +73,12 @@ def load(folder: Path) -> Splits:
     if any(test_x[m].shape[1] != dims[m] for m in MODALITIES):
         raise DataError(f"{path}: train and test feature sizes differ")
 
-    fit, val = group_split(train_video, [1 - VAL_FRACTION, VAL_FRACTION], seed=SEED)
-    n_train_videos, n_val_videos = len(np.unique(train_video[fit])), len(np.unique(train_video[val]))
-    n_test_videos = len(np.unique(test_video))
+    # Validation comes from held-out videos: the features of the training videos are outputs of networks fitted on
+    # those videos, so a validation split carved from them scores far above test (about 0.98 against 0.79 for
+    # text) and early stopping on it is blind. A third of the test videos, by video, score like the rest of test.
+    keep, val = group_split(test_video, [1 - VAL_FRACTION, VAL_FRACTION], seed=SEED)
+    n_train_videos, n_val_videos = len(np.unique(train_video)), len(np.unique(test_video[val]))
+    n_test_videos = len(np.unique(test_video[keep]))
     spec = DatasetSpec(
         name="mosi",
         modalities=tuple(ModalitySpec(m, "vector", (dims[m],)) for m in MODALITIES),
@@ -86,16 +89,17 @@ def load(folder: Path) -> Splits:
             "The 50-d text, audio and video features are outputs of unimodal networks trained by Poria et al., "
             "not raw GloVe/COVAREP/FACET features; text is the strong modality, audio and video are weak."),
         split_rule=(
-            f"Test: the {len(test_y)} utterances of the {n_test_videos} published test videos. Validation: "
-            f"{n_val_videos} of the {n_train_videos + n_val_videos} training videos (15%, drawn by video with "
-            f"group_split, seed 0; {len(val)} utterances); the other {n_train_videos} videos ({len(fit)} "
-            "utterances) train. No video is in two splits. Caveat: the features of training videos come from "
-            "networks fitted on those videos, so validation scores (carved from them) run far above test scores "
-            "(about 0.98 against 0.79 for text): on MOSI, early stopping on validation is weak."),
+            f"Train: the {len(train_y)} utterances of the {n_train_videos} published training videos. Validation: "
+            f"{n_val_videos} of the published test videos (a third, drawn by video with group_split, seed 0; "
+            f"{len(val)} utterances); test: the other {n_test_videos} test videos ({len(keep)} utterances). No video "
+            "is in two splits. Why validation comes from the test videos: the features of the training videos are "
+            "outputs of networks fitted on those videos, so a validation split carved from them scores far above "
+            "test (about 0.98 against 0.79 for text) and early stopping on it would be blind; held-out videos score "
+            "like the test videos. The test split is therefore two thirds of the published one."),
     )
 
     def part(x, y, video, index):
         return make_dataset(spec, {m: v[index] for m, v in x.items()}, y[index], groups=video[index])
 
-    return Splits(spec, part(train_x, train_y, train_video, fit), part(train_x, train_y, train_video, val),
-                  part(test_x, test_y, test_video, np.arange(len(test_y))))
+    return Splits(spec, part(train_x, train_y, train_video, np.arange(len(train_y))),
+                  part(test_x, test_y, test_video, val), part(test_x, test_y, test_video, keep))
