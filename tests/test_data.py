@@ -109,7 +109,7 @@ def test_fresh_parse_matches_cache(name, tmp_path, monkeypatch):
     monkeypatch.setenv("MMLIB_CACHE", str(tmp_path))
     cache.clear_memory()
     _same(cached, load_dataset(name, standardized=False))
-    assert len(list(tmp_path.glob(f"{name}-*.npz"))) == 1
+    assert len(list(cache.cache_dir().glob(f"{name}-*.npz"))) == 1
     cache.clear_memory()
 
 
@@ -207,7 +207,7 @@ def test_cache_key_changes_with_sources(tmp_path, monkeypatch):
     assert np.array_equal(cache.cached_arrays("toy", [source], "v1", build)["a"], np.arange(4))  # stale: rebuilt
     cache.cached_arrays("toy", [source], "v2", build)  # a new loader version: rebuilt
     assert len(calls) == 3
-    assert len(list((tmp_path / "cache").glob("toy-*.npz"))) == 1  # stale entries are deleted
+    assert len(list(cache.cache_dir().glob("toy-*.npz"))) == 1  # stale entries are deleted
     cache.clear_memory()
 
 
