@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .store import cache_root
+from .store import UNDER_TRAINED, cache_root, under_trained
 
 __all__ = ["VERDICTS", "Verdict", "Claim", "Judged", "PaperEffect", "compare", "judge", "claims_table", "styled",
            "show", "record", "ledger", "declared_in", "minimum_detectable_effect", "forest_plot", "holm"]
@@ -430,14 +430,23 @@ class Judged:
                 "paper_effect": self.paper_effect * scale if claim.paper_comparable else math.nan, "unit": unit.strip()}
 
 
-def judge(claim: Claim, table: pd.DataFrame | None, reason: str = "not run at this profile") -> Judged:
-    """Judge one declared claim on a tidy results table (None: not tested, for ``reason``)."""
+def judge(claim: Claim, table: pd.DataFrame | None, reason: str = "not run at this profile",
+          history: pd.DataFrame | None = None) -> Judged:
+    """Judge one declared claim on a tidy results table (None: not tested, for ``reason``).
+
+    ``history``: the per-epoch histories of the runs behind ``table`` (:attr:`mmlib.store.Record.history`). When
+    more than :data:`~mmlib.store.UNDER_TRAINED` of them kept the last epoch their budget allowed, the comparison
+    is under-trained at this profile and the row says so (the verdict stands: both sides had the same budget)."""
     if table is None or len(table) == 0:
         verdict = Verdict("not tested", reason=reason)
     else:
         verdict = compare(table, claim.method, claim.comparator, claim.kind, claim.margin, claim.every,
                           metric=claim.metric, datasets=claim.datasets, conditions=claim.conditions,
                           lower_is_better=claim.lower_is_better)
+        share = under_trained(history) if history is not None and len(history) else 0.0
+        if share > UNDER_TRAINED:
+            verdict = replace(verdict, reason="; ".join(filter(None, [
+                verdict.reason, f"under-trained at this profile: {share:.0%} of its runs kept their last epoch"])))
     if claim.note:
         verdict = replace(verdict, reason="; ".join(filter(None, [verdict.reason, claim.note])))
     return Judged(claim, verdict, claim.the_paper_effect())

@@ -44,12 +44,12 @@ from .data.core import MultimodalDataset, Splits
 from .evaluate import evaluate
 from .methods import METHODS, make_method
 from .missing import parse_protocol
-from .store import RESULT_COLUMNS, Record, cache_dir, code_version, load_record, save_record
+from .store import RESULT_COLUMNS, UNDER_TRAINED, Record, cache_dir, code_version, load_record, save_record, under_trained
 from .train import TrainConfig, fit, resolve_device
 
 __all__ = ["PROFILES", "COLUMNS", "Experiment", "Record", "run", "run_all", "run_each", "records", "map_in_workers",
            "default_workers", "summarize", "build_method", "train_method", "training_config", "budget",
-           "validation_sets", "under_trained", "cache_dir", "code_version"]
+           "validation_sets", "under_trained", "UNDER_TRAINED", "cache_dir", "code_version"]
 
 COLUMNS = RESULT_COLUMNS
 
@@ -262,14 +262,6 @@ def records(experiments, use_cache: bool = True, workers: int | None = None) -> 
             save_record(key, record)
         done[key] = record
     return [Record.concat(done[e.key(seed)] for seed in e.seed_list()) for e in experiments]
-
-
-def under_trained(history: pd.DataFrame) -> float:
-    """The share of runs (rows of a :attr:`Record.history`, one run per ``dataset, method, seed``) whose kept epoch
-    is the last one their budget allowed: more training might have helped them. Above a fifth, a comparison is
-    under-trained at that profile."""
-    kept = history[history["kept"].astype(bool)]
-    return float((kept["epoch"] == kept["epochs_allowed"] - 1).mean()) if len(kept) else float("nan")
 
 
 def default_workers(device: str = "auto") -> int:

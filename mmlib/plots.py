@@ -7,7 +7,7 @@ import pandas as pd
 
 from .experiment import summarize
 
-__all__ = ["subset_scores", "presence_picture"]
+__all__ = ["subset_scores", "presence_picture", "convergence"]
 
 
 def subset_scores(table: pd.DataFrame, metric: str = "accuracy", ax=None, title: str | None = None,
@@ -43,4 +43,27 @@ def presence_picture(present: np.ndarray, names, ax=None, title: str | None = No
     ax.set_xlabel(xlabel, fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
+    return ax
+
+
+def convergence(history: pd.DataFrame, by: str = "method", ax=None, title: str | None = None):
+    """Validation score per epoch, one line per ``by`` (mean over the runs still training at that epoch), from the
+    per-epoch histories of runs (:attr:`mmlib.store.Record.history`). A dot marks the mean kept epoch; the dashed
+    line is the last epoch the budget allowed. The legend gives each line's share of runs that kept that last
+    epoch (:func:`mmlib.store.under_trained`)."""
+    from .store import under_trained
+
+    ax = ax or plt.subplots(figsize=(6, 3.2))[1]
+    for label, runs in history.groupby(by, sort=False):
+        curve = runs.groupby("epoch")["val_score"].mean()
+        kept = runs[runs["kept"].astype(bool)]
+        line, = ax.plot(curve.index + 1, curve.values, lw=1.5,
+                        label=f"{label} ({under_trained(runs):.0%} at the last epoch)")
+        ax.plot(kept["epoch"].mean() + 1, kept["val_score"].mean(), "o", color=line.get_color(), ms=5)
+    ax.axvline(history["epochs_allowed"].max(), color="grey", lw=1, ls="--")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation score")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=7)
     return ax

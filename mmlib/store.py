@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["NOT_RESULTS", "code_version", "cache_root", "cache_dir", "Record", "RESULT_COLUMNS", "save_record",
+__all__ = ["UNDER_TRAINED", "under_trained", "NOT_RESULTS", "code_version", "cache_root", "cache_dir", "Record", "RESULT_COLUMNS", "save_record",
            "load_record", "record_path"]
 
 PACKAGE = Path(__file__).resolve().parent
@@ -121,3 +121,15 @@ def load_record(key: str) -> Record | None:
         return None
     parts["classes"]["class"] = parts["classes"]["class"].astype(str)
     return Record(**parts)
+
+
+#: above this share of runs that kept their last allowed epoch, a comparison is under-trained at its profile
+UNDER_TRAINED = 0.2
+
+
+def under_trained(history: pd.DataFrame) -> float:
+    """The share of runs (a :attr:`Record.history`, one row per run and epoch, exactly one row of each run ``kept``)
+    whose kept epoch is the last one their budget allowed: more training might have helped them. Above
+    :data:`UNDER_TRAINED`, a comparison is under-trained at that profile."""
+    kept = history[history["kept"].astype(bool)]
+    return float((kept["epoch"] == kept["epochs_allowed"] - 1).mean()) if len(kept) else float("nan")

@@ -246,3 +246,15 @@ def test_no_notebook_keeps_a_verdict_rule_of_its_own():
             continue
         text = path.read_text()
         assert not [w for w in words if w in text], f"{path.relative_to(ROOT)} has a verdict rule of its own"
+
+
+def test_a_claim_on_under_trained_runs_says_so_and_keeps_its_verdict():
+    claim = Claim("t.1", "TEST", "Table 1", "ours beats base", "a table", "ours", "base", metric="accuracy")
+    table = simulated(0.5, sd=0.01, noise=0.0)
+    # five runs, three of which kept the last of their 10 epochs (60% > 20%), two an earlier one
+    history = pd.DataFrame({"method": "ours", "seed": range(5), "epoch": [9, 9, 9, 3, 5], "kept": True,
+                            "epochs_allowed": 10, "val_score": 0.5})
+    judged = judge(claim, table, history=history)
+    assert judged.verdict.verdict == judge(claim, table).verdict.verdict == "supported"
+    assert "under-trained at this profile: 60%" in judged.row()["detail"]
+    assert "under-trained" not in judge(claim, table, history=history.assign(epoch=3)).row()["detail"]
