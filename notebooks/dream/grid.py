@@ -5,7 +5,9 @@ earlier notebook already trained from the results cache. What each profile runs:
 
 | | smoke | quick (2-core CPU) | paper |
 |---|---|---|---|
-| epochs (every method) | 2 | 8 (AV-MNIST: 5) | each method's recipe (DREAM 30) |
+| epochs (every model of a comparison) | 2 (the profile's cap) | 8 | 30 (DREAM's recipe, appendix A.2) |
+| DREAM's backbone pre-training | at most 2 | at most 8 | at most 30 |
+| patience, kept epoch | 8, best on validation | 8, best on validation | 8, best on validation |
 | DREAM size | d = 16 | d = 32 | d = 200 (appendix A.2) |
 | DREAM lr, batch | 1e-3, 64 | 1e-3, 64 | 1e-4, 32 (appendix A.2) |
 | intra-modal datasets | AVLetters, AV-MNIST (MCE's 1,500 pairs) | AVLetters | AVLetters, AV-MNIST (2,700 pairs), MOSI |
@@ -14,13 +16,23 @@ earlier notebook already trained from the results cache. What each profile runs:
 | heterogeneous eta (Fig. 4) | 0.6 | 0.6 | 0.1, 0.3, 0.5, 0.7 |
 | heterogeneous eta (Fig. 5) | 0.6 | 0.6 | 0.1, 0.3, 0.5, 0.7 |
 
-The quick profile is sized for a 2-core CPU: every method trains 8 epochs instead of 15 to 30 (5 on AV-MNIST, whose
-image encoder is the costliest); DREAM's learning rate is raised from 1e-4 to 1e-3, the baselines' (at 1e-4 an
-8-epoch DREAM has not converged), and its batch from 32 to 64, the baselines' (half the steps); Figure 3 has three
-ratios, two of them above 0.5 where the paper's claim lies, on AVLetters alone, for DREAM and dropout (AV-MNIST joins
-at smoke, to keep its code tested, and at paper; every baseline joins at paper: Figure 3's claims are *not tested* at
-quick); Figure 4 runs one rate, 0.6, where `paper` runs four. Seeds are the profile's (5 at quick, 10 at paper):
-breadth was kept small so that every claim has its replicates.
+**One budget per comparison.** Every model of a table, figure or claim trains under the same epoch cap, patience
+and selection rule (:func:`mmlib.experiment.budget`; :func:`labelled` refuses a grid that breaks this before
+training anything). At ``paper`` that cap is DREAM's recipe, 30 epochs, given explicitly to every model: Table 1
+also holds other chapters' methods whose recipes differ (CMPT 10 epochs, MCE 60), and the comparison is DREAM's.
+DREAM alone also pre-trains its frozen backbone (the ``dropout`` network, with its own recipe) for at most as many
+epochs as DREAM's own cap before training its modules: notebook 01 states both counts. No baseline gets more epochs
+than the profile allows to make up for it.
+
+The quick profile is sized for a 2-core CPU: every model trains 8 epochs instead of 30 (the profile would allow 15);
+DREAM's learning rate is raised from 1e-4 to 1e-3, the baselines' (at 1e-4 an 8-epoch DREAM has not converged), and
+its batch from 32 to 64, the baselines' (half the steps); Figure 3 has three ratios, two of them above 0.5 where the
+paper's claim lies, on AVLetters alone, for DREAM and dropout (AV-MNIST joins at smoke, to keep its code tested, and
+at paper; every baseline joins at paper: Figure 3's claims are *not tested* at quick); Figure 4 runs one rate, 0.6,
+where `paper` runs four. Seeds are the profile's (5 at quick, 10 at paper): breadth was kept small so that every
+claim has its replicates. Whether 8 epochs are enough is measured, not assumed: each notebook reports the share of
+runs whose kept epoch was the last one allowed (:func:`mmlib.store.under_trained`), and each claim row says when
+that share is above one in five.
 
 The claims are declared in ``paper_claims.py`` and judged by :mod:`mmlib.claims`; :func:`tidy` builds their tables.
 """
@@ -31,18 +43,25 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 import paper_claims
-from mmlib.experiment import Experiment, run_each
+from mmlib.experiment import Experiment, budget, records
 from mmlib.methods import METHODS
+from mmlib.store import UNDER_TRAINED, Record, under_trained
 
 BASELINES = ("concat", "dropout", "transformer")
 #: other chapters' methods join the comparison when they exist in mmlib
 OTHER_METHODS = tuple(name for name in ("cmpt", "mgr", "mce", "mmp") if name in METHODS)
+#: DREAM's own epochs (appendix A.2): the cap of every model compared at ``paper``
+PAPER_EPOCHS = METHODS["dream"].recipe.epochs
+#: Figure 4's models (DREAM, its two ablations, two baselines for reference) and Figure 5's (DREAM's backbones)
+ABLATIONS = ("DREAM", "w/o dynamic enhancement", "w/o MMFM")
+REFERENCES = ("dropout", "concat")
+BACKBONES = ("backbone: dropout (default)", "backbone: dropout, 1 epoch", "backbone: transformer",
+             "backbone: MLP (concat)")
 
 
 @dataclass(frozen=True)
 class Settings:
-    training: dict  # training options of every method
-    dataset_training: dict  # per dataset, on top of ``training``
+    training: dict  # training options of every method (the epochs: one cap for every model compared)
     dream_options: dict
     dream_training: dict  # DREAM's, on top of ``training``
     intra_datasets: tuple[str, ...]
@@ -55,12 +74,14 @@ class Settings:
 def settings(profile: str) -> Settings:
     if profile == "paper":
         etas = (0.1, 0.3, 0.5, 0.7)
-        return Settings({}, {}, {"d_model": 200}, {}, ("avletters", "avmnist", "mosi"), ("DREAM",) + BASELINES,
-                        tuple(round(0.1 * i, 1) for i in range(10)), etas, etas)
+        # DREAM's recipe epochs for every model: the recipes of Table 1's other methods differ (CMPT 10, MCE 60)
+        return Settings({"epochs": PAPER_EPOCHS}, {"d_model": 200}, {}, ("avletters", "avmnist", "mosi"),
+                        ("DREAM",) + BASELINES, tuple(round(0.1 * i, 1) for i in range(10)), etas, etas)
     if profile == "quick":
-        return Settings({"epochs": 8}, {"avmnist_mce": {"epochs": 5}}, {"d_model": 32}, {"lr": 1e-3, "batch_size": 64},
+        return Settings({"epochs": 8}, {"d_model": 32}, {"lr": 1e-3, "batch_size": 64},
                         ("avletters",), ("DREAM", "dropout"), (0.0, 0.6, 0.9), (0.6,), (0.6,))
-    return Settings({}, {}, {"d_model": 16}, {"lr": 1e-3, "batch_size": 64}, ("avletters", "avmnist_mce"),
+    # smoke: the profile caps every model at 2 epochs
+    return Settings({}, {"d_model": 16}, {"lr": 1e-3, "batch_size": 64}, ("avletters", "avmnist_mce"),
                     ("DREAM", "dropout"), (0.0, 0.6), (0.6,), (0.6,))
 
 
@@ -80,43 +101,91 @@ VARIANTS = {
 def dream(dataset: str, variant: str, common: dict) -> Experiment:
     chosen = settings(common["profile"])
     options = {**chosen.dream_options, **VARIANTS[variant]}
-    training = {**chosen.training, **chosen.dataset_training.get(dataset, {}), **chosen.dream_training}
+    training = {**chosen.training, **chosen.dream_training}
     return Experiment(dataset, "dream", method_options=options, train_options=training, **common)
 
 
 def baseline(dataset: str, method: str, common: dict) -> Experiment:
     chosen = settings(common["profile"])
-    training = {**chosen.training, **chosen.dataset_training.get(dataset, {})}
-    return Experiment(dataset, method, train_options=training, **common)
+    return Experiment(dataset, method, train_options=dict(chosen.training), **common)
 
 
-def labelled(experiments: dict[str, list[Experiment]]) -> pd.DataFrame:
-    """Run every experiment (or read it from the cache), all side by side; the column ``model`` carries each one's
-    label.
+def check_budgets(experiments) -> None:
+    """Raise ValueError when experiments of one dataset would train under different budgets (epochs, patience,
+    selection: :func:`mmlib.experiment.budget`), as :func:`mmlib.experiment.records` does for one call."""
+    budgets: dict[str, dict[tuple, set[str]]] = {}
+    for experiment in experiments:
+        budgets.setdefault(experiment.dataset, {}).setdefault(budget(experiment), set()).add(experiment.method)
+    for dataset, found in budgets.items():
+        if len(found) > 1:
+            listed = "; ".join(f"{', '.join(sorted(methods))}: {value}" for value, methods in found.items())
+            raise ValueError(f"models compared on {dataset} would train under different budgets ({listed})")
 
-    Another chapter's method (``OTHER_METHODS``) that fails here is reported and left out rather than stopping this
-    chapter: its own chapter is where it is tested."""
+
+def labelled(experiments: dict[str, list[Experiment]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every experiment (or read it from the cache), all side by side: the tidy results and the per-epoch
+    histories (:attr:`mmlib.store.Record.history`, one row per run and epoch), each with a column ``model`` carrying
+    the label; the histories also carry the run's ``train_protocol`` ("none" for complete training data).
+
+    The whole grid is one comparison: its budgets are checked first (:func:`check_budgets`), so a failure below never
+    lets a model train under another budget. Another chapter's method (``OTHER_METHODS``) that fails here is
+    reported and left out rather than stopping this chapter: its own chapter is where it is tested."""
+    check_budgets(experiment for group in experiments.values() for experiment in group)
     try:
-        tables = _tables(experiments)
+        runs = _records(experiments)
     except Exception:
         others = [label for label in experiments if label in OTHER_METHODS]
         if not others:
             raise
         # find what failed: this chapter's own labels together (their failure stops it), then each other method alone
-        tables = _tables({label: group for label, group in experiments.items() if label not in OTHER_METHODS})
+        runs = _records({label: group for label, group in experiments.items() if label not in OTHER_METHODS})
         for label in others:
             try:
-                tables.update(_tables({label: experiments[label]}))
+                runs.update(_records({label: experiments[label]}))
             except Exception as error:  # noqa: BLE001
                 print(f"{label} left out of this comparison: {type(error).__name__}: {error}")
-    return pd.concat([tables[label].assign(model=label) for label in experiments if label in tables],
-                     ignore_index=True)
+    labels = [label for label in experiments if label in runs]
+    results = pd.concat([runs[label].results.assign(model=label) for label in labels], ignore_index=True)
+    history = pd.concat([runs[label].history.assign(model=label) for label in labels], ignore_index=True)
+    return results, history
 
 
-def _tables(experiments: dict[str, list[Experiment]]) -> dict[str, pd.DataFrame]:
-    """One table per label, from one :func:`~mmlib.experiment.run_each` call over every label's experiments."""
-    tables = iter(run_each([experiment for group in experiments.values() for experiment in group]))
-    return {label: pd.concat([next(tables) for _ in group], ignore_index=True) for label, group in experiments.items()}
+def _records(experiments: dict[str, list[Experiment]]) -> dict[str, Record]:
+    """One :class:`~mmlib.store.Record` per label, from one :func:`~mmlib.experiment.records` call over every
+    label's experiments (each experiment's history tagged with its training protocol)."""
+    flat = [experiment for group in experiments.values() for experiment in group]
+    found = iter(records(flat))
+    tagged = {}
+    for label, group in experiments.items():
+        parts = []
+        for experiment in group:
+            record = next(found)
+            history = record.history.assign(train_protocol=experiment.train_protocol or "none")
+            parts.append(Record(record.results, history, record.classes))
+        tagged[label] = Record.concat(parts)
+    return tagged
+
+
+def history_of(history: pd.DataFrame, claim) -> pd.DataFrame:
+    """The histories of the runs behind a claim's table: its method's and comparators', on its datasets."""
+    rows = history["model"].isin([claim.method, *claim.comparators()])
+    if claim.datasets:
+        rows &= history["dataset"].isin(list(claim.datasets))
+    return history[rows]
+
+
+def under_trained_sentence(history: pd.DataFrame, what: str) -> str:
+    """A sentence built from the runs' histories: the share of runs whose kept epoch was the last allowed, and
+    whether that makes ``what`` under-trained at this profile (above :data:`mmlib.store.UNDER_TRAINED`)."""
+    share = under_trained(history)
+    runs = len(history[history["kept"].astype(bool)])
+    allowed = sorted({int(e) for e in history["epochs_allowed"]})
+    cap = " or ".join(map(str, allowed))
+    verdict = ("more than one in five: it is under-trained at this profile, and more epochs might change it"
+               if share > UNDER_TRAINED else
+               "at most one in five: it is not under-trained at this profile")
+    return (f"{share:.0%} of the {runs} runs of {what} kept the last of their {cap} allowed epochs, "
+            f"{verdict}.")
 
 
 def common_options(profile: str, seeds, device: str, data_dir) -> dict:
@@ -150,6 +219,19 @@ def intra_modal(common: dict) -> dict[str, list[Experiment]]:
                 experiments.append(replace(experiment, train_protocol=protocol, test_protocols=tests))
         grid[label] = experiments
     return grid
+
+
+def figures_4_5(common: dict) -> tuple[dict[str, list[Experiment]], dict[str, list[Experiment]]]:
+    """Figure 4's grid (DREAM, its ablations and two baselines) and Figure 5's (DREAM on each backbone), one
+    comparison on MOSI under heterogeneous missingness."""
+    chosen = settings(common["profile"])
+    return (heterogeneous(ABLATIONS + REFERENCES, chosen.etas, common),
+            heterogeneous(BACKBONES, chosen.backbone_etas, common))
+
+
+def table2(common: dict) -> dict[str, Experiment]:
+    """Table 2's models on MOSI (complete training data), timed one by one under one budget."""
+    return {**{name: baseline("mosi", name, common) for name in BASELINES}, "DREAM": dream("mosi", "DREAM", common)}
 
 
 def heterogeneous(labels: tuple[str, ...], etas: tuple[float, ...], common: dict, dataset: str = "mosi"

@@ -1,20 +1,41 @@
-"""The MCE chapter's settings, shared by its notebooks so that each is defined once, and the per-run work of the
-notebooks that look inside trained models (run side by side with :func:`mmlib.experiment.map_in_workers`, which
-needs functions defined in a module).
+"""The MCE chapter's settings, shared by its notebooks so that each is defined once: the backbone, the recipe and
+the one training budget of every comparison, the grids of runs each notebook hands to
+:func:`mmlib.experiment.records` in one call (built here so that their budgets can be checked without training),
+and the per-run work of the notebooks that look inside trained models (run side by side with
+:func:`mmlib.experiment.map_in_workers`, which needs functions defined in a module).
 
 | | smoke | quick (2-core CPU) | paper |
 |---|---|---|---|
 | seeds | 0 | 0-4 (the profile's) | 0-9 (the paper's 10 runs) |
 | backbone | d = 32 | d = 32 | d = 32 |
-| training | 2 epochs (the smoke profile's cap) | 8 epochs | the recipe's 60 |
+| epochs, every model compared | 2 (the smoke profile's cap) | 8 (the CPU budget; the profile allows 15) | 60 (MCE's recipe, given to every model) |
+| patience, kept epoch | 8; the best validation epoch under the training protocol | the same | the same |
 | optimiser | Adam, lr 1e-3, batch 128 (MCE's recipe) | the same | the same |
-| frozen unimodal models of Eq. 6 | 5 epochs | 5 epochs | the method's default |
+| frozen unimodal models of Eq. 6 (MCE with B only) | 5 epochs each | 5 epochs each | 10 each (the method's default) |
 
-Every method of the chapter gets the same small backbone and recipe, so runs that several notebooks need (the
-default MCE run on MOSI at ordering a, the concatenation backbone) are trained once and read from the results cache.
+**One budget per comparison.** Every model of every comparison of the chapter (MCE, `concat`, `dropout`, the
+ablation rows, the lambda settings, and at `paper` the book's other methods of the main tables) gets the same
+``train_options`` (:attr:`Chapter.training`), so the same epochs, patience and selection rule
+(:func:`mmlib.experiment.budget`). At `paper` the epochs are given explicitly as MCE's recipe's 60: the other
+methods' recipes say 30 (CMPT's 10), and :func:`mmlib.experiment.records` refuses to compare models trained under
+different budgets. Patience (8) and selection (the epoch with the best validation score under the training
+protocol) are the library's, the same for every method. The runs that several notebooks need (the default MCE run
+on MOSI at ordering a, the concatenation backbone) are trained once and read from the results cache.
+
+**MCE's frozen unimodal models (Eq. 6)** are part of MCE's method, not a comparator's head start, but they are
+training that MCE gets on top of the shared budget: before its own epochs, MCE (with the factor B on) trains one
+single-modality model per modality, ``unimodal_epochs`` epochs on the training samples that have that modality,
+without validation or early stopping, then freezes it. They never predict: they only set the weight B of Eq. 8.
+The rows with B off (Table 2's rows a-i, MCE without B) do not train them. :meth:`Chapter.unimodal_training`
+computes their size: on MOSI at ordering a, at `quick`, 3 models x 5 epochs = 15 unimodal epochs, 7.5 passes
+over the training split's single-modality data (5 x (0.8 + 0.5 + 0.2)), beside the 8 epochs of the multimodal
+model; at `smoke` their 5 epochs exceed the profile's cap of 2 (the cap is on the compared models' epochs). In
+04_representations they are also Fig. 9's "unimodal upper bound", the one comparator that does not share MCE's
+budget (fewer epochs at `quick` and `paper`, no kept-epoch selection): its claim says so.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import pandas as pd
@@ -22,7 +43,8 @@ import torch
 from torch.nn import functional as F
 
 from mmlib.evaluate import linear_probe
-from mmlib.experiment import Experiment, prepared_splits, train_method
+from mmlib.experiment import PROFILES, Experiment, budget, prepared_splits, train_method, training_config
+from mmlib.methods import METHODS
 from mmlib.missing import parse_protocol
 
 #: ordering a of the paper's missing rates over (A, L, V) = (audio, text, video) on MOSI
@@ -31,6 +53,68 @@ PROTOCOL = "rates:audio=0.2,text=0.5,video=0.8"
 SCENE15_PROTOCOL = "rates:gist=0.2,phog=0.5,lbp=0.8"
 #: Table 2's row a as MCE's options: the backbone with the reconstruction module of Eq. 15, no MCE loss or factor
 ROW_A = {"use_a": False, "use_b": False, "lambda_single": 0.0, "lambda_sub": 0.0, "lambda_aux": 0.0}
+
+#: every compared model's epochs per profile: smoke's cap; 8 at quick (the CPU budget); MCE's recipe at paper, given
+#: to every model (the other methods' recipes say 30, CMPT's 10)
+EPOCHS = {"smoke": PROFILES["smoke"].max_epochs, "quick": 8, "paper": METHODS["mce"].recipe.epochs}
+
+# ------------------------------------------------------------------------------ 01: the main tables' grid
+
+#: the paper's orderings a-f of the rates (0.2, 0.5, 0.8) over (A, L, V) = (audio, text, video) on MOSI
+ORDERINGS = {"a": (0.2, 0.5, 0.8), "b": (0.2, 0.8, 0.5), "c": (0.5, 0.2, 0.8),
+             "d": (0.5, 0.8, 0.2), "e": (0.8, 0.2, 0.5), "f": (0.8, 0.5, 0.2)}
+#: Tables 3-4's stand-ins, each modality group taking one rate of an ordering (BraTS' T1 and T1c share one)
+GROUPS = {"scene15": (("gist",), ("phog",), ("lbp",)), "mfeat": (("pix", "kar"), ("fou", "zer"), ("fac", "mor"))}
+#: Fig. 7's "Image Only" reference, a model trained on the images alone: the backbone with every audio missing
+IMAGE_ONLY = "image-only model"
+#: at paper, also the book's other methods (left out at quick to keep the chapter within its CPU budget)
+OTHERS = tuple(m for m in ("transformer", "dream", "cmpt", "mgr", "mmp") if m in METHODS)
+MAIN_METHODS = {"smoke": ("concat", "mce"), "quick": ("concat", "dropout", "mce"),
+                "paper": ("concat", "dropout") + OTHERS + ("mce",)}
+
+# ------------------------------------------------------------------------------------ 02: Table 2's rows
+
+#: Table 2's rows: which of A, B, L_single, L_sub, L_aux are on
+ABLATION_ROWS = {"a": "", "b": "single", "c": "sub", "d": "aux", "e": "single+sub", "f": "single+aux",
+                 "g": "sub+aux", "h": "single+sub+aux", "i": "A+single+sub+aux", "j/m": "A+B+single+sub+aux",
+                 "k": "A+B+single", "l": "A+B+aux"}
+#: at quick the three two-loss rows e-g are left out (the CPU budget of 5 seeds per row)
+ABLATION_KEEP = {"smoke": ("a", "j/m"), "quick": ("a", "b", "c", "d", "h", "i", "j/m", "k", "l"),
+                 "paper": tuple(ABLATION_ROWS)}
+
+# ------------------------------------------------------------------------------ 05: the loss-weight grids
+
+DEFAULT = {"lambda_single": 1.0, "lambda_sub": 2.0, "lambda_aux": 1.0}
+SWEEP = {"smoke": (0.1, 20), "quick": (0.001, 0.1, 1, 2, 5, 20), "paper": (0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 20)}
+HEATMAP = {"smoke": (2,), "quick": (0.5, 2, 8), "paper": (0.1, 0.5, 1, 2, 5, 10)}
+# Fig. 4's datasets, every training seed of the profile; at quick MOSI only (the CPU budget of 5 seeds), at paper
+# Scene-15 (ordering a over its three views) and AudiovisionMNIST (audio missing at 0.5) too
+SWEEP_DATASETS = {"smoke": {"mosi": PROTOCOL}, "quick": {"mosi": PROTOCOL},
+                  "paper": {"mosi": PROTOCOL, "scene15": SCENE15_PROTOCOL, "avmnist_mce": "rates:audio=0.5"}}
+#: label: (MCE's options, log every step (Fig. 6), probe the encoders after each epoch (Fig. 8))
+DYNAMICS = {
+    "(1, 2, 1), full MCE": ({}, True, True),
+    "(1, 2, 20)": ({"lambda_aux": 20.0}, True, False),
+    "(0.001, 2, 1)": ({"lambda_single": 0.001}, True, False),
+    "MCE without B": ({"use_b": False}, False, True),
+    "backbone with f_rec (row a)": (ROW_A, False, True),
+}
+DYNAMICS_SMOKE = ("(1, 2, 1), full MCE", "(1, 2, 20)", "MCE without B")
+
+
+def rates_protocol(groups, rates) -> str:
+    """``rates:...`` giving each group of modalities (a name, or a tuple of names) its rate."""
+    named = [(name, rate) for group, rate in zip(groups, rates)
+             for name in ((group,) if isinstance(group, str) else group)]
+    return "rates:" + ",".join(f"{n}={r:g}" for n, r in named)
+
+
+def ablation_options(components: str) -> dict:
+    """MCE's options for a row of Table 2 (``"A+B+single"``: which factors and losses are on)."""
+    parts = set(components.split("+")) - {""}
+    return {"use_a": "A" in parts, "use_b": "B" in parts,
+            "lambda_single": 1.0 if "single" in parts else 0.0, "lambda_sub": 2.0 if "sub" in parts else 0.0,
+            "lambda_aux": 1.0 if "aux" in parts else 0.0}
 
 
 @dataclass(frozen=True)
@@ -47,14 +131,35 @@ class Chapter:
         return dict(d_model=32)
 
     @property
+    def epochs(self) -> int:
+        """The epochs of every model compared, at this profile (:data:`EPOCHS`)."""
+        return EPOCHS[self.profile]
+
+    @property
     def training(self) -> dict:
-        return {**(dict(epochs=8) if self.profile == "quick" else {}), "batch_size": 128, "lr": 1e-3,
-                "optimizer": "adam"}
+        """Every model's ``train_options``: one budget for every comparison (patience and selection are the
+        library's, the same for every method)."""
+        return {"epochs": self.epochs, "batch_size": 128, "lr": 1e-3, "optimizer": "adam"}
 
     @property
     def mce_options(self) -> dict:
         """At smoke and quick, 5 epochs for each frozen unimodal model of Eq. 6 (the CPU budget)."""
         return dict(unimodal_epochs=5) if self.profile != "paper" else {}
+
+    @property
+    def unimodal_epochs(self) -> int:
+        """The epochs of each frozen unimodal model of Eq. 6 at this profile (MCE's default at paper)."""
+        default = inspect.signature(METHODS["mce"]).parameters["unimodal_epochs"].default
+        return self.mce_options.get("unimodal_epochs", default)
+
+    def unimodal_training(self, protocol: str = PROTOCOL) -> dict:
+        """The extra training MCE (with B on) gets before its own epochs under a ``rates:`` ``protocol`` that names
+        every modality: one unimodal model per modality, each on the training samples that have its modality."""
+        rates = [float(part.split("=")[1]) for part in protocol.split(":", 1)[1].split(",")]
+        return {"models": len(rates), "epochs each": self.unimodal_epochs,
+                "unimodal epochs": len(rates) * self.unimodal_epochs,
+                "training-split passes": self.unimodal_epochs * sum(1 - rate for rate in rates),
+                "MCE's own epochs": self.epochs}
 
     def experiment(self, method: str = "mce", dataset: str = "mosi", protocol: str = PROTOCOL,
                    seeds: tuple[int, ...] | None = None, **options) -> Experiment:
@@ -77,6 +182,133 @@ class Chapter:
     def seed_list(self) -> tuple[int, ...]:
         return self.experiment().seed_list()
 
+    # -------------------------------------------------------------------- the grids, one records() call each
+
+    @property
+    def main_methods(self) -> tuple[str, ...]:
+        return MAIN_METHODS[self.profile]
+
+    @property
+    def orderings(self) -> dict:
+        """01: the orderings run on MOSI (all six; ordering a at smoke)."""
+        return {"a": ORDERINGS["a"]} if self.profile == "smoke" else dict(ORDERINGS)
+
+    @property
+    def audio_rates(self) -> tuple[float, ...]:
+        """01: AudiovisionMNIST's audio missing rates (Fig. 7)."""
+        return (0.5,) if self.profile == "smoke" else (0.2, 0.5, 0.8)
+
+    @property
+    def stand_in_orderings(self) -> dict:
+        """01: the orderings of Tables 3-4's stand-ins. At quick, Scene-15 at the two mirror orderings a and f, and
+        mfeat not at all (MCE passes over all 63 subsets of 6 views per batch): the CPU budget of 5 seeds per run."""
+        return {"smoke": {"scene15": ("a",)}, "quick": {"scene15": ("a", "f")},
+                "paper": {"scene15": tuple(ORDERINGS), "mfeat": tuple(ORDERINGS)}}[self.profile]
+
+    def main_jobs(self) -> list[tuple[str, Experiment]]:
+        """01: every run of Tables 3-5 and Fig. 7 as (setting, experiment), for one records() call."""
+        settings = [("mosi", label, rates_protocol(("audio", "text", "video"), rates))
+                    for label, rates in self.orderings.items()]
+        settings += [(dataset, label, rates_protocol(GROUPS[dataset], ORDERINGS[label]))
+                     for dataset, labels in self.stand_in_orderings.items() for label in labels]
+        settings += [("avmnist_mce", f"audio {rate:g}", f"rates:audio={rate:g}") for rate in self.audio_rates]
+        jobs = [(label, self.experiment(m, dataset, protocol)) for dataset, label, protocol in settings
+                for m in self.main_methods]
+        return jobs + [(IMAGE_ONLY, self.experiment("concat", "avmnist_mce", "rates:audio=1"))]
+
+    @property
+    def ablation_rows(self) -> dict:
+        """02: the rows of Table 2 run at this profile (row: components)."""
+        return {key: ABLATION_ROWS[key] for key in ABLATION_KEEP[self.profile]}
+
+    def ablation_jobs(self) -> list[Experiment]:
+        """02: Table 2's rows, then the concatenation backbone (row a's difference to it), for one records() call."""
+        return ([self.experiment("mce", **ablation_options(c)) for c in self.ablation_rows.values()]
+                + [self.experiment("concat")])
+
+    @property
+    def shapley_variants(self) -> dict:
+        """03: Table 8's scored variants, label: (method, options); the code's variant not at smoke."""
+        variants = {"backbone (concat)": ("concat", {}), "MCE, exact Shapley": ("mce", {}),
+                    "MCE, Monte-Carlo (K=100)": ("mce", {"shapley": "monte_carlo"}),
+                    "MCE, the code's Shapley variant": ("mce", {"shapley_variant": "code"})}
+        if self.profile == "smoke":  # the smoke test's time budget
+            variants.pop("MCE, the code's Shapley variant")
+        return variants
+
+    def representation_models(self) -> dict:
+        """04: the models whose features and encoders are measured, label: experiment."""
+        return {"concat": self.experiment("concat"), "row a": self.experiment("mce", **ROW_A),
+                "mce": self.experiment("mce")}
+
+    @property
+    def sweep_datasets(self) -> dict:
+        return SWEEP_DATASETS[self.profile]
+
+    def sweep_jobs(self) -> tuple[list, list, list[Experiment]]:
+        """05, Fig. 4: the sweep's points (dataset, weight, value), the references (dataset, method: the backbone and
+        the default MCE) and their experiments, points first, for one records() call."""
+        points = [(d, name, value) for d in self.sweep_datasets for name in DEFAULT for value in SWEEP[self.profile]]
+        references = [(d, method) for d in self.sweep_datasets for method in ("concat", "mce")]
+        experiments = ([self.experiment("mce", d, self.sweep_datasets[d], **{**DEFAULT, name: value})
+                        for d, name, value in points]
+                       + [self.experiment(method, d, self.sweep_datasets[d], **(DEFAULT if method == "mce" else {}))
+                          for d, method in references])
+        return points, references, experiments
+
+    @property
+    def selection_seeds(self) -> tuple[int, ...]:
+        """05: the best other setting is chosen on the first two seeds ..."""
+        return self.seed_list()[:2]
+
+    @property
+    def confirmation_seeds(self) -> tuple[int, ...]:
+        """... and re-run with the default on fresh ones."""
+        return tuple(100 + seed for seed in self.seed_list())
+
+    def heatmap_jobs(self) -> tuple[list, list[Experiment]]:
+        """05, Fig. 5: (lambda_sub, lambda_aux) pairs and their experiments on the selection seeds."""
+        pairs = [(sub, aux) for sub in HEATMAP[self.profile] for aux in HEATMAP[self.profile]]
+        return pairs, [self.experiment(seeds=self.selection_seeds, **{**DEFAULT, "lambda_sub": sub,
+                                                                         "lambda_aux": aux}) for sub, aux in pairs]
+
+    def confirmation_jobs(self, best: dict) -> list[Experiment]:
+        """05: the default and the ``best`` other setting on the confirmation seeds."""
+        return [self.experiment(seeds=self.confirmation_seeds, **DEFAULT),
+                self.experiment(seeds=self.confirmation_seeds, **best)]
+
+    @property
+    def dynamics(self) -> dict:
+        return DYNAMICS if self.profile != "smoke" else {k: DYNAMICS[k] for k in DYNAMICS_SMOKE}
+
+    def dynamics_jobs(self) -> list[tuple[str, Experiment, int, bool, bool]]:
+        """05, Figs. 6 and 8: (label, experiment, seed, log steps, probe) per setting and seed."""
+        return [(label, self.experiment(**options), seed, log_steps, probe)
+                for label, (options, log_steps, probe) in self.dynamics.items() for seed in self.seed_list()]
+
+
+def same_budget(experiments) -> tuple:
+    """The one budget (epochs, patience, selection; :func:`mmlib.experiment.budget`) of runs compared with one
+    another outside :func:`mmlib.experiment.records` (which checks its own): ValueError if they differ."""
+    budgets = {budget(experiment) for experiment in experiments}
+    if len(budgets) != 1:
+        raise ValueError(f"the runs compared would train under different budgets: {sorted(budgets)}")
+    return budgets.pop()
+
+
+def history_frame(experiment: Experiment, seed: int, history: list[dict]) -> pd.DataFrame:
+    """One run's history from :func:`mmlib.train.fit`, in the form of :attr:`mmlib.store.Record.history`."""
+    return pd.DataFrame(history).assign(dataset=experiment.dataset, method=experiment.method, seed=seed,
+                                        epochs_allowed=training_config(experiment, seed).epochs)
+
+
+def behind(claim, history: pd.DataFrame) -> pd.DataFrame:
+    """The histories of the runs behind a claim's table: those of its method and comparators (``history``'s
+    ``method`` labelled as in the claim), on its datasets."""
+    comparators = (claim.comparator,) if isinstance(claim.comparator, str) else tuple(claim.comparator)
+    part = history[history.method.isin({claim.method, *comparators})]
+    return part[part.dataset.isin(claim.datasets)] if claim.datasets else part
+
 
 def subset_scores(table: pd.DataFrame) -> pd.Series:
     """Per seed, the paper's score: accuracy averaged over all non-empty test subsets."""
@@ -98,12 +330,13 @@ def feature_quality(features: torch.Tensor, labels: torch.Tensor) -> dict[str, f
             "intra/inter ratio": (intra / inter).item(), "intra-class cosine consistency": cosine.item()}
 
 
-def representation_rows(experiment: Experiment, seed: int) -> tuple[dict, list[dict]]:
+def representation_rows(experiment: Experiment, seed: int) -> tuple[dict, list[dict], pd.DataFrame]:
     """Train one run; return Table 7's numbers for its fused test features (the test split under the training
     protocol's rates) and Fig. 9's capability of each modality (a new linear head on the frozen encoder, scored on
-    the complete test split), and for MCE the accuracy of its frozen unimodal models (Eq. 6, the upper bound)."""
+    the complete test split), and for MCE the accuracy of its frozen unimodal models (Eq. 6, the upper bound); and
+    the run's per-epoch history (:func:`history_frame`)."""
     name = experiment.method
-    method, splits, _ = train_method(experiment, seed)
+    method, splits, history = train_method(experiment, seed)
     method.cpu().eval()
     test = splits.test
     masked = parse_protocol(experiment.train_protocol, test.spec).apply(test, None, seed)
@@ -119,16 +352,16 @@ def representation_rows(experiment: Experiment, seed: int) -> tuple[dict, list[d
                 logits = method.unimodal[index](test.x[modality], test.frame_mask.get(modality))
             capability.append({"method": "upper bound (unimodal, Eq. 6)", "seed": seed, "modality": modality,
                                "value": (logits.argmax(-1) == test.y).float().mean().item()})
-    return quality, capability
+    return quality, capability, history_frame(experiment, seed, history)
 
 
 # -------------------------------------------------------------------------------- 05: training dynamics
 
 def training_dynamics(experiment: Experiment, seed: int, log_steps: bool, probe: bool
-                      ) -> tuple[list[dict], list[dict]]:
+                      ) -> tuple[list[dict], list[dict], pd.DataFrame]:
     """Train one run; return each step's loss terms (Fig. 6) if ``log_steps``, and if ``probe`` the capability of
     each modality after every epoch (Fig. 8: a new linear head on the frozen encoder, scored on the validation
-    samples that have the modality and on the complete test split)."""
+    samples that have the modality and on the complete test split); and the run's per-epoch history."""
     splits = prepared_splits(experiment, seed)
     scored = {"validation": splits.val, "test": splits.test}
     steps, probes = [], []
@@ -142,5 +375,6 @@ def training_dynamics(experiment: Experiment, seed: int, log_steps: bool, probe:
                 probes.append({"seed": seed, "epoch": epoch + 1, "modality": modality, "split": split,
                                "accuracy": accuracy})
 
-    train_method(experiment, seed, on_step=on_step if log_steps else None, on_epoch=on_epoch if probe else None)
-    return steps, probes
+    _, _, history = train_method(experiment, seed, on_step=on_step if log_steps else None,
+                                 on_epoch=on_epoch if probe else None)
+    return steps, probes, history_frame(experiment, seed, history)
