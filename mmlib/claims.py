@@ -444,7 +444,7 @@ def judge(claim: Claim, table: pd.DataFrame | None, reason: str = "not run at th
                           metric=claim.metric, datasets=claim.datasets, conditions=claim.conditions,
                           lower_is_better=claim.lower_is_better)
         share = under_trained(history) if history is not None and len(history) else 0.0
-        if share > UNDER_TRAINED:
+        if share > UNDER_TRAINED and verdict.verdict != "not tested":
             verdict = replace(verdict, reason="; ".join(filter(None, [
                 verdict.reason, f"under-trained at this profile: {share:.0%} of its runs kept their last epoch"])))
     if claim.note:

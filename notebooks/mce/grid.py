@@ -8,7 +8,7 @@ and the per-run work of the notebooks that look inside trained models (run side 
 |---|---|---|---|
 | seeds | 0 | 0-4 (the profile's) | 0-9 (the paper's 10 runs) |
 | backbone | d = 32 | d = 32 | d = 32 |
-| epochs, every model compared | 2 (the smoke profile's cap) | 8 (the CPU budget; the profile allows 15) | 60 (MCE's recipe, given to every model) |
+| epochs, every model compared | 2 (smoke's cap) | 8 (the CPU budget; quick allows 15) | 60 (MCE's recipe, for all) |
 | patience, kept epoch | 8; the best validation epoch under the training protocol | the same | the same |
 | optimiser | Adam, lr 1e-3, batch 128 (MCE's recipe) | the same | the same |
 | frozen unimodal models of Eq. 6 (MCE with B only) | 5 epochs each | 5 epochs each | 10 each (the method's default) |
@@ -159,7 +159,7 @@ class Chapter:
         return {"models": len(rates), "epochs each": self.unimodal_epochs,
                 "unimodal epochs": len(rates) * self.unimodal_epochs,
                 "training-split passes": self.unimodal_epochs * sum(1 - rate for rate in rates),
-                "MCE's own epochs": self.epochs}
+                "own epochs": self.epochs}
 
     def experiment(self, method: str = "mce", dataset: str = "mosi", protocol: str = PROTOCOL,
                    seeds: tuple[int, ...] | None = None, **options) -> Experiment:
