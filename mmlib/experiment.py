@@ -325,8 +325,3 @@ def summarize(table: pd.DataFrame, by: tuple[str, ...] = ("dataset", "method", "
     summary["ci95_high"] = summary["mean"] + half.where(summary["n"] > 1, np.nan)
     return summary
 
-
-def run_with_classes(experiments, workers: int | None = None) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-    """For each of ``experiments``: the tidy table and the per-class scores of its :func:`records` (kept for the
-    CMPT chapter until it reads :func:`records` itself)."""
-    return [(record.results, record.classes) for record in records(experiments, workers=workers)]

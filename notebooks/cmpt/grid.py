@@ -176,7 +176,7 @@ def budget_sentence(history: pd.DataFrame, comparisons: dict[str, pd.DataFrame] 
 
     runs = int(history.kept.astype(bool).sum())
     epochs = " or ".join(str(int(a)) for a in sorted(history.epochs_allowed.unique()))
-    text = (f"Every model trained for at most {epochs} epochs; {under_trained(history):.0%} of these {runs} runs "
+    text = (f"Every model trained for at most {epochs} epochs; {under_trained(history):.0%} of the {runs} runs "
             f"kept the last epoch allowed, so at this profile they are {state(history)} (the book's threshold: "
             f"more than {UNDER_TRAINED:.0%} of the runs).")
     if comparisons:

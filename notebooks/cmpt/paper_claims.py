@@ -233,10 +233,14 @@ CLAIMS = [
 def same_encoders(claim: Claim, comparator: str) -> Claim:
     """The companion of a claim against the baselines: the same sentence, judged against CMPT's own network without
     proxy tokens on the same pre-trained encoders (``comparator``), so that pre-training is on both sides."""
+    # the original note, less what concerns the baselines and the paper's effect (a companion shows none)
+    setting = "; ".join(part for part in claim.note.removeprefix(_STAND_IN).split("; ")
+                        if part and not part.startswith(" (") and "paper's effect" not in part)
     return replace(claim, id=f"{claim.id}_same_encoders", comparator=comparator, paper_effect=None,
-                   note=f"companion of {claim.id}: CMPT against {comparator!r}, the same network and pre-trained "
-                        f"encoders without proxy tokens (the proxy's effect apart from pre-training; the baselines of "
-                        f"{claim.id} get no pre-training); the paper reports no such ablation here")
+                   note="; ".join(filter(None, [
+                       f"companion of {claim.id}: CMPT against {comparator!r}, the same network and pre-trained "
+                       f"encoders without proxy tokens (the proxy's effect apart from pre-training; the baselines of "
+                       f"{claim.id} get no pre-training); the paper reports no such ablation here", setting])))
 
 
 _COMPANIONS = {"cmpt.table1": SAME_ENCODERS_TRAINING, "cmpt.table6": SAME_ENCODERS_TRAINING,
