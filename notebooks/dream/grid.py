@@ -125,7 +125,8 @@ def check_budgets(experiments) -> None:
 def labelled(experiments: dict[str, list[Experiment]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every experiment (or read it from the cache), all side by side: the tidy results and the per-epoch
     histories (:attr:`mmlib.store.Record.history`, one row per run and epoch), each with a column ``model`` carrying
-    the label; the histories also carry the run's ``train_protocol`` ("none" for complete training data).
+    the label; the histories also carry the run's ``train_protocol`` ("none" for complete training data) and ``run``,
+    its results-cache key (two labels of one configuration share a run).
 
     The whole grid is one comparison: its budgets are checked first (:func:`check_budgets`), so a failure below never
     lets a model train under another budget. Another chapter's method (``OTHER_METHODS``) that fails here is
@@ -160,7 +161,8 @@ def _records(experiments: dict[str, list[Experiment]]) -> dict[str, Record]:
         parts = []
         for experiment in group:
             record = next(found)
-            history = record.history.assign(train_protocol=experiment.train_protocol or "none")
+            history = record.history.assign(train_protocol=experiment.train_protocol or "none",
+                                            run=record.history["seed"].map(lambda seed: experiment.key(int(seed))))
             parts.append(Record(record.results, history, record.classes))
         tagged[label] = Record.concat(parts)
     return tagged
@@ -177,15 +179,16 @@ def history_of(history: pd.DataFrame, claim) -> pd.DataFrame:
 def under_trained_sentence(history: pd.DataFrame, what: str) -> str:
     """A sentence built from the runs' histories: the share of runs whose kept epoch was the last allowed, and
     whether that makes ``what`` under-trained at this profile (above :data:`mmlib.store.UNDER_TRAINED`)."""
+    if "run" in history.columns:  # a run shared by two labels counts once
+        history = history.drop_duplicates(["run", "epoch"])
     share = under_trained(history)
     runs = len(history[history["kept"].astype(bool)])
     allowed = sorted({int(e) for e in history["epochs_allowed"]})
     cap = " or ".join(map(str, allowed))
-    verdict = ("more than one in five: it is under-trained at this profile, and more epochs might change it"
-               if share > UNDER_TRAINED else
-               "at most one in five: it is not under-trained at this profile")
-    return (f"{share:.0%} of the {runs} runs of {what} kept the last of their {cap} allowed epochs, "
-            f"{verdict}.")
+    verdict = ("more than one in five, so this comparison is under-trained at this profile (more epochs might "
+               "change it)" if share > UNDER_TRAINED else
+               "at most one in five, so this comparison is not under-trained at this profile")
+    return f"{share:.0%} of the {runs} runs of {what} kept the last of their {cap} allowed epochs: {verdict}."
 
 
 def common_options(profile: str, seeds, device: str, data_dir) -> dict:
