@@ -98,8 +98,8 @@ CLAIMS = [
         conditions=("complete",), kind="on_par", margin=SLIGHT,
         paper_effect=PaperEffect("mmp_table1.csv", method="mmp", comparator="pretrained",
                                  where={"condition": "All"}, scale=0.01, condition="dataset"),
-        notebook=NB1, note="here every model trains from scratch (the paper starts MMP from a dropout-trained "
-                           "backbone)"),
+        notebook=NB1, note="here every model trains from scratch, under one budget (the paper starts MMP from a "
+                           "dropout-trained backbone: that way too in the notebook's last section)"),
     # ---------------------------------------------------------------------------------------- Table II (IV-C)
     Claim(
         id="mmp.table2_other_methods", paper=PAPER, section="IV-C, Table II",
