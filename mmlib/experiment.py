@@ -33,7 +33,6 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -48,7 +47,7 @@ from .store import RESULT_COLUMNS, UNDER_TRAINED, Record, cache_dir, code_versio
 from .train import TrainConfig, fit, resolve_device
 
 __all__ = ["PROFILES", "COLUMNS", "Experiment", "Record", "run", "run_all", "run_each", "records", "map_in_workers",
-           "default_workers", "summarize", "build_method", "train_method", "training_config", "budget",
+           "default_workers", "summarize", "build_method", "train_method", "training_config", "budget", "check_budgets",
            "validation_sets", "under_trained", "UNDER_TRAINED", "cache_dir", "code_version"]
 
 COLUMNS = RESULT_COLUMNS
@@ -156,7 +155,9 @@ def budget(experiment: Experiment) -> tuple:
     return config.epochs, config.patience, config.selection
 
 
-def _check_budgets(experiments) -> None:
+def check_budgets(experiments) -> None:
+    """ValueError, saying which differ, when experiments of one dataset would train under different budgets
+    (:func:`budget`): what :func:`records` checks of the experiments given in one call."""
     by_dataset: dict[str, dict[tuple, list[str]]] = {}
     for experiment in experiments:
         by_dataset.setdefault(experiment.dataset, {}).setdefault(budget(experiment), []).append(experiment.method)
@@ -244,7 +245,7 @@ def records(experiments, use_cache: bool = True, workers: int | None = None) -> 
     nothing is trained and ValueError says which differ. Scripts that call this must guard their top level with
     ``if __name__ == "__main__":``, as for any :mod:`multiprocessing` program (notebooks need nothing)."""
     experiments = list(experiments)
-    _check_budgets(experiments)
+    check_budgets(experiments)
     done: dict[str, Record] = {}
     jobs: dict[str, tuple[Experiment, int]] = {}
     for experiment in experiments:

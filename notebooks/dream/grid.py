@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 import paper_claims
-from mmlib.experiment import Experiment, budget, records
+from mmlib.experiment import Experiment, check_budgets, records
 from mmlib.methods import METHODS
 from mmlib.store import UNDER_TRAINED, Record, under_trained
 
@@ -110,25 +110,13 @@ def baseline(dataset: str, method: str, common: dict) -> Experiment:
     return Experiment(dataset, method, train_options=dict(chosen.training), **common)
 
 
-def check_budgets(experiments) -> None:
-    """Raise ValueError when experiments of one dataset would train under different budgets (epochs, patience,
-    selection: :func:`mmlib.experiment.budget`), as :func:`mmlib.experiment.records` does for one call."""
-    budgets: dict[str, dict[tuple, set[str]]] = {}
-    for experiment in experiments:
-        budgets.setdefault(experiment.dataset, {}).setdefault(budget(experiment), set()).add(experiment.method)
-    for dataset, found in budgets.items():
-        if len(found) > 1:
-            listed = "; ".join(f"{', '.join(sorted(methods))}: {value}" for value, methods in found.items())
-            raise ValueError(f"models compared on {dataset} would train under different budgets ({listed})")
-
-
 def labelled(experiments: dict[str, list[Experiment]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every experiment (or read it from the cache), all side by side: the tidy results and the per-epoch
     histories (:attr:`mmlib.store.Record.history`, one row per run and epoch), each with a column ``model`` carrying
     the label; the histories also carry the run's ``train_protocol`` ("none" for complete training data) and ``run``,
     its results-cache key (two labels of one configuration share a run).
 
-    The whole grid is one comparison: its budgets are checked first (:func:`check_budgets`), so a failure below never
+    The whole grid is one comparison: its budgets are checked first (:func:`mmlib.experiment.check_budgets`), so a failure below never
     lets a model train under another budget. Another chapter's method (``OTHER_METHODS``) that fails here is
     reported and left out rather than stopping this chapter: its own chapter is where it is tested."""
     check_budgets(experiment for group in experiments.values() for experiment in group)

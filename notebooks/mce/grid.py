@@ -43,7 +43,7 @@ import torch
 from torch.nn import functional as F
 
 from mmlib.evaluate import linear_probe
-from mmlib.experiment import PROFILES, Experiment, budget, prepared_splits, train_method, training_config
+from mmlib.experiment import PROFILES, Experiment, prepared_splits, train_method, training_config
 from mmlib.methods import METHODS
 from mmlib.missing import parse_protocol
 
@@ -285,15 +285,6 @@ class Chapter:
         """05, Figs. 6 and 8: (label, experiment, seed, log steps, probe) per setting and seed."""
         return [(label, self.experiment(**options), seed, log_steps, probe)
                 for label, (options, log_steps, probe) in self.dynamics.items() for seed in self.seed_list()]
-
-
-def same_budget(experiments) -> tuple:
-    """The one budget (epochs, patience, selection; :func:`mmlib.experiment.budget`) of runs compared with one
-    another outside :func:`mmlib.experiment.records` (which checks its own): ValueError if they differ."""
-    budgets = {budget(experiment) for experiment in experiments}
-    if len(budgets) != 1:
-        raise ValueError(f"the runs compared would train under different budgets: {sorted(budgets)}")
-    return budgets.pop()
 
 
 def history_frame(experiment: Experiment, seed: int, history: list[dict]) -> pd.DataFrame:

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from mmlib.evaluate import evaluate
-from mmlib.experiment import (Experiment, _check_budgets, build_method, map_in_workers, records, training_config,
+from mmlib.experiment import (Experiment, check_budgets, build_method, map_in_workers, records, training_config,
                               validation_sets)
 from mmlib.methods.mmp import MMP_RECIPE
 from mmlib.missing import parse_protocol
@@ -146,8 +146,8 @@ class Chapter:
         """:func:`two_stage_run` for every seed of ``experiments`` (default :meth:`two_stage`), side by side:
         tidy results and second-stage histories, labelled with ``TWO_STAGE_LABELS``."""
         experiments = list(self.two_stage() if experiments is None else experiments)
-        _check_budgets(experiments)
-        _check_budgets([replace(e, method=START[e.method]) for e in experiments])
+        check_budgets(experiments)
+        check_budgets([replace(e, method=START[e.method]) for e in experiments])
         # first every run that trains its own start, then MMP's: each first stage is trained once (and kept)
         jobs = sorted(((e, s) for e in experiments for s in e.seed_list()), key=lambda job: job[0].method == "mmp")
         done = list(map_in_workers(two_stage_run, *zip(*jobs)))
