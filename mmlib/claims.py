@@ -452,6 +452,21 @@ def judge(claim: Claim, table: pd.DataFrame | None, reason: str = "not run at th
     return Judged(claim, verdict, claim.the_paper_effect())
 
 
+def under_trained_sentence(history: pd.DataFrame, what: str) -> str:
+    """The book's one sentence on whether the runs of ``what`` (their per-epoch histories,
+    :attr:`mmlib.store.Record.history`, each run once) are under-trained at this profile: the share that kept the
+    last epoch their budget allowed, against :data:`~mmlib.store.UNDER_TRAINED`."""
+    kept = history[history["kept"].astype(bool)]
+    if kept.empty:
+        return f"No run of {what} was trained at this profile."
+    share = under_trained(history)
+    allowed = " or ".join(str(int(e)) for e in sorted(kept["epochs_allowed"].unique()))
+    verdict = (f"more than {UNDER_TRAINED:.0%}, so {what} is under-trained at this profile (more epochs might change "
+               "it)" if share > UNDER_TRAINED else f"at most {UNDER_TRAINED:.0%}, so {what} is not under-trained at "
+               "this profile")
+    return f"{share:.0%} of the {len(kept)} runs of {what} ({allowed} epochs allowed) kept their last epoch: {verdict}."
+
+
 ROW_COLUMNS = ["id", "paper", "section", "claim", "paper's evidence", "comparison", "paper's effect", "ours", "n",
                "MDE", "paper inside", "verdict", "detail", "notebook", "effect", "low", "high", "paper_effect", "unit"]
 SHOWN = ["section", "claim", "paper's evidence", "comparison", "paper's effect", "ours", "n", "MDE", "paper inside",

@@ -167,19 +167,12 @@ def judge_and_show(tables: dict[str, pd.DataFrame | None], key: str, source: str
 
 
 def budget_sentence(history: pd.DataFrame, comparisons: dict[str, pd.DataFrame] | None = None) -> str:
-    """How many of the runs of ``history`` (per-epoch histories, all of a notebook's runs) kept the last epoch their
-    budget allowed (:func:`mmlib.store.under_trained`), overall and per comparison (name: the histories of its
-    runs), and whether each is under-trained at this profile (more than :data:`mmlib.store.UNDER_TRAINED` of its
-    runs): a sentence built from the numbers, for the notebook and the page."""
-    def state(part):
-        return "under-trained" if under_trained(part) > UNDER_TRAINED else "not under-trained"
-
-    runs = int(history.kept.astype(bool).sum())
-    epochs = " or ".join(str(int(a)) for a in sorted(history.epochs_allowed.unique()))
-    text = (f"Every model trained for at most {epochs} epochs; {under_trained(history):.0%} of the {runs} runs "
-            f"kept the last epoch allowed, so at this profile they are {state(history)} (the book's threshold: "
-            f"more than {UNDER_TRAINED:.0%} of the runs).")
+    """:func:`mmlib.claims.under_trained_sentence` for all of a notebook's runs (``history``), then the share per
+    comparison (name: the histories of its runs) and whether each is under-trained at this profile."""
+    text = claims.under_trained_sentence(history, "this notebook's models")
     if comparisons:
-        text += " By comparison: " + "; ".join(f"{name}, {under_trained(part):.0%} ({state(part)})"
-                                               for name, part in comparisons.items()) + "."
+        text += " By comparison: " + "; ".join(
+            f"{name}, {under_trained(part):.0%} ("
+            f"{'under-trained' if under_trained(part) > UNDER_TRAINED else 'not under-trained'})"
+            for name, part in comparisons.items()) + "."
     return text

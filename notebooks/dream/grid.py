@@ -43,9 +43,10 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 import paper_claims
+from mmlib import claims
 from mmlib.experiment import Experiment, check_budgets, records
 from mmlib.methods import METHODS
-from mmlib.store import UNDER_TRAINED, Record, under_trained
+from mmlib.store import Record
 
 BASELINES = ("concat", "dropout", "transformer")
 #: other chapters' methods join the comparison when they exist in mmlib
@@ -165,18 +166,10 @@ def history_of(history: pd.DataFrame, claim) -> pd.DataFrame:
 
 
 def under_trained_sentence(history: pd.DataFrame, what: str) -> str:
-    """A sentence built from the runs' histories: the share of runs whose kept epoch was the last allowed, and
-    whether that makes ``what`` under-trained at this profile (above :data:`mmlib.store.UNDER_TRAINED`)."""
-    if "run" in history.columns:  # a run shared by two labels counts once
+    """:func:`mmlib.claims.under_trained_sentence`, a run shared by two labels counted once."""
+    if "run" in history.columns:
         history = history.drop_duplicates(["run", "epoch"])
-    share = under_trained(history)
-    runs = len(history[history["kept"].astype(bool)])
-    allowed = sorted({int(e) for e in history["epochs_allowed"]})
-    cap = " or ".join(map(str, allowed))
-    verdict = ("more than one in five, so this comparison is under-trained at this profile (more epochs might "
-               "change it)" if share > UNDER_TRAINED else
-               "at most one in five, so this comparison is not under-trained at this profile")
-    return f"{share:.0%} of the {runs} runs of {what} kept the last of their {cap} allowed epochs: {verdict}."
+    return claims.under_trained_sentence(history, what)
 
 
 def common_options(profile: str, seeds, device: str, data_dir) -> dict:

@@ -66,7 +66,7 @@ import torch
 
 from mmlib.experiment import Experiment, records, train_method, training_config
 from mmlib.methods import METHODS
-from mmlib.store import UNDER_TRAINED, under_trained
+from mmlib.store import under_trained
 
 #: Tables 3 and 4 (CMU-MOSEI in the paper; MOSI here): absence allowed in two, or in one, of the modalities
 TWO_ABSENT, ONE_ABSENT = ("video,audio", "video,text", "audio,text"), ("video", "audio", "text")
@@ -372,21 +372,10 @@ def gap_claim_table(gaps: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------ convergence
 
 def under_trained_sentence(history: pd.DataFrame, what: str) -> str:
-    """How many of the runs of ``history`` kept the last epoch their budget allowed, and whether that makes
-    ``what`` under-trained at this profile (above :data:`mmlib.store.UNDER_TRAINED`): built from the share."""
-    runs = unique_runs(history)
-    if runs.empty:
-        return f"No run of {what} was trained at this profile."
-    share = under_trained(runs)
-    kept = runs[runs["kept"].astype(bool)]
-    allowed = ", ".join(str(e) for e in sorted(set(runs["epochs_allowed"])))
-    if share > UNDER_TRAINED:
-        verdict = (f"more than the book's threshold of {UNDER_TRAINED:.0%}: under-trained at this profile (those runs "
-                   "were still improving when their budget ran out, and more epochs could change the scores)")
-    else:
-        verdict = f"at most the book's threshold of {UNDER_TRAINED:.0%}: not under-trained at this profile"
-    return (f"{share:.0%} of the {len(kept)} runs of {what} ({allowed} epochs allowed) kept their last epoch, "
-            f"{verdict}.")
+    """:func:`mmlib.claims.under_trained_sentence`, each run once (:func:`unique_runs`)."""
+    from mmlib import claims
+
+    return claims.under_trained_sentence(unique_runs(history), what)
 
 
 def under_trained_by(history: pd.DataFrame, by: str = "method") -> str:

@@ -219,18 +219,6 @@ def claim_history(claim, history: pd.DataFrame) -> pd.DataFrame:
     return history[rows]
 
 
-def under_trained_sentence(share: float, what: str) -> str:
-    """Whether ``what`` is under-trained at this profile, from the share of its runs that kept their last allowed
-    epoch (:func:`mmlib.store.under_trained`), against :data:`mmlib.store.UNDER_TRAINED`."""
-    from mmlib.store import UNDER_TRAINED
-
-    if share > UNDER_TRAINED:
-        return (f"{share:.0%} of the runs of {what} kept their last allowed epoch, more than {UNDER_TRAINED:.0%}: "
-                f"this comparison is under-trained at this profile (more epochs might have changed its outcome)")
-    return (f"{share:.0%} of the runs of {what} kept their last allowed epoch, at most {UNDER_TRAINED:.0%}: "
-            f"this comparison is not under-trained at this profile")
-
-
 def mean_std(values) -> str:
     """'mean ± std' in percent over seeds."""
     values = 100 * np.asarray(values, dtype=float)
