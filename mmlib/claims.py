@@ -461,9 +461,9 @@ def under_trained_sentence(history: pd.DataFrame, what: str) -> str:
         return f"No run of {what} was trained at this profile."
     share = under_trained(history)
     allowed = " or ".join(str(int(e)) for e in sorted(kept["epochs_allowed"].unique()))
-    verdict = (f"more than {UNDER_TRAINED:.0%}, so {what} is under-trained at this profile (more epochs might change "
-               "it)" if share > UNDER_TRAINED else f"at most {UNDER_TRAINED:.0%}, so {what} is not under-trained at "
-               "this profile")
+    verdict = (f"more than {UNDER_TRAINED:.0%}, so this comparison is under-trained at this profile (more epochs might "
+               "change it)" if share > UNDER_TRAINED else f"at most {UNDER_TRAINED:.0%}, so this comparison is not "
+               "under-trained at this profile")
     return f"{share:.0%} of the {len(kept)} runs of {what} ({allowed} epochs allowed) kept their last epoch: {verdict}."
 
 
