@@ -387,6 +387,14 @@ class Claim:
     def comparators(self) -> list[str]:
         return _as_list(self.comparator)
 
+    def runs_behind(self, history: pd.DataFrame, column: str = "method") -> pd.DataFrame:
+        """The rows of ``history`` (per-epoch histories of runs) behind this claim, for :func:`judge`'s ``history``:
+        its method's and comparators' (names read from ``column``), on its datasets when it names some."""
+        rows = history[column].isin([self.method, *self.comparators()])
+        if self.datasets:
+            rows &= history["dataset"].isin(list(self.datasets))
+        return history[rows]
+
     def the_paper_effect(self) -> float:
         return math.nan if self.paper_effect is None else self.paper_effect.effect(self.lower_is_better)
 

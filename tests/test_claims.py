@@ -258,3 +258,10 @@ def test_a_claim_on_under_trained_runs_says_so_and_keeps_its_verdict():
     assert judged.verdict.verdict == judge(claim, table).verdict.verdict == "supported"
     assert "under-trained at this profile: 60%" in judged.row()["detail"]
     assert "under-trained" not in judge(claim, table, history=history.assign(epoch=3)).row()["detail"]
+
+
+def test_the_runs_behind_a_claim_are_its_method_and_comparators_on_its_datasets():
+    claim = Claim("t.1", "TEST", "Table 1", "ours beats base", "a table", "ours", ["base", "other"], datasets=("d",))
+    history = pd.DataFrame({"model": ["ours", "base", "other", "unrelated", "ours"], "dataset": ["d", "d", "d", "d", "e"],
+                            "epoch": 0, "kept": True, "epochs_allowed": 1})
+    assert claim.runs_behind(history, "model").model.tolist() == ["ours", "base", "other"]

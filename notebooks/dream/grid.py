@@ -157,14 +157,6 @@ def _records(experiments: dict[str, list[Experiment]]) -> dict[str, Record]:
     return tagged
 
 
-def history_of(history: pd.DataFrame, claim) -> pd.DataFrame:
-    """The histories of the runs behind a claim's table: its method's and comparators', on its datasets."""
-    rows = history["model"].isin([claim.method, *claim.comparators()])
-    if claim.datasets:
-        rows &= history["dataset"].isin(list(claim.datasets))
-    return history[rows]
-
-
 def under_trained_sentence(history: pd.DataFrame, what: str) -> str:
     """:func:`mmlib.claims.under_trained_sentence`, a run shared by two labels counted once."""
     if "run" in history.columns:

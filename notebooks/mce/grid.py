@@ -293,14 +293,6 @@ def history_frame(experiment: Experiment, seed: int, history: list[dict]) -> pd.
                                         epochs_allowed=training_config(experiment, seed).epochs)
 
 
-def behind(claim, history: pd.DataFrame) -> pd.DataFrame:
-    """The histories of the runs behind a claim's table: those of its method and comparators (``history``'s
-    ``method`` labelled as in the claim), on its datasets."""
-    comparators = (claim.comparator,) if isinstance(claim.comparator, str) else tuple(claim.comparator)
-    part = history[history.method.isin({claim.method, *comparators})]
-    return part[part.dataset.isin(claim.datasets)] if claim.datasets else part
-
-
 def subset_scores(table: pd.DataFrame) -> pd.Series:
     """Per seed, the paper's score: accuracy averaged over all non-empty test subsets."""
     return table[table.metric == "accuracy"].groupby("seed").value.mean()

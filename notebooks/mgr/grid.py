@@ -299,12 +299,10 @@ def claim_history(history: pd.DataFrame, claim, condition, method: str = "method
     """The per-epoch histories of the runs behind ``claim`` (for :func:`mmlib.claims.judge`'s ``history``): its
     method's and comparators' runs (names read from the column ``method``), under its conditions (``condition(row)``,
     as in :func:`claim_table`) and on its datasets, when it names some."""
-    names = {claim.method, *((claim.comparator,) if isinstance(claim.comparator, str) else claim.comparator)}
-    keep = history[method].isin(names)
+    history = claim.runs_behind(history, method)
+    keep = pd.Series(True, index=history.index)
     if claim.conditions and len(history):
         keep &= history.apply(condition, axis=1).isin(claim.conditions)
-    if claim.datasets:
-        keep &= history.dataset.isin(claim.datasets)
     return unique_runs(history[keep])
 
 

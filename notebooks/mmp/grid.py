@@ -211,14 +211,6 @@ def two_stage_run(experiment: Experiment, seed: int) -> Record:
     return record
 
 
-def claim_history(claim, history: pd.DataFrame) -> pd.DataFrame:
-    """The histories of the runs behind ``claim``: its method's and comparators', on its datasets."""
-    rows = history.method.isin([claim.method, *claim.comparators()])
-    if claim.datasets is not None:
-        rows &= history.dataset.isin(list(claim.datasets))
-    return history[rows]
-
-
 def mean_std(values) -> str:
     """'mean ± std' in percent over seeds."""
     values = 100 * np.asarray(values, dtype=float)
