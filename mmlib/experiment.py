@@ -48,7 +48,7 @@ from .train import TrainConfig, fit, resolve_device
 
 __all__ = ["PROFILES", "COLUMNS", "Experiment", "Record", "run", "run_all", "run_each", "records", "map_in_workers",
            "default_workers", "summarize", "build_method", "train_method", "training_config", "budget", "check_budgets",
-           "validation_sets", "under_trained", "UNDER_TRAINED", "cache_dir", "code_version"]
+           "validation_sets", "score_run", "under_trained", "UNDER_TRAINED", "cache_dir", "code_version"]
 
 COLUMNS = RESULT_COLUMNS
 
@@ -203,7 +203,13 @@ def train_method(experiment: Experiment, seed: int, on_step=None, on_epoch=None)
 
 
 def _run_seed(experiment: Experiment, seed: int) -> Record:
-    method, splits, history = train_method(experiment, seed)
+    return score_run(experiment, seed, *train_method(experiment, seed))
+
+
+def score_run(experiment: Experiment, seed: int, method, splits: Splits, history: list[dict]) -> Record:
+    """The :class:`~mmlib.store.Record` of one trained run (``method`` trained on ``splits`` with ``history``, as
+    :func:`train_method` returns them): its tidy scores under the experiment's test protocols, its per-epoch history
+    and its per-class scores. A chapter that trains a run its own way (from other weights, say) scores it here."""
     device = resolve_device(experiment.device)
     rows, classes = [], []
     for text in experiment.test_protocols:

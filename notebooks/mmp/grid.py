@@ -44,12 +44,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from mmlib.evaluate import evaluate
-from mmlib.experiment import (Experiment, check_budgets, build_method, map_in_workers, records, training_config,
-                              validation_sets)
+from mmlib.experiment import (Experiment, build_method, check_budgets, map_in_workers, records, score_run,
+                              training_config, validation_sets)
 from mmlib.methods.mmp import MMP_RECIPE
-from mmlib.missing import parse_protocol
-from mmlib.store import RESULT_COLUMNS, Record, load_record, save_record
+from mmlib.store import Record, load_record, save_record
 from mmlib.train import fit, resolve_device, validation_score
 from mmlib.trained import train_once
 
@@ -195,18 +193,9 @@ def two_stage_run(experiment: Experiment, seed: int) -> Record:
     if unexpected or any(not name.startswith(("attention.", "heads.")) for name in missing):
         raise RuntimeError(f"{first.method} is not {experiment.method}'s backbone: {missing} {unexpected}")
     history = fit(method, splits.train, splits.val, config, select_on=validation_sets(experiment, splits, seed))
-    device = resolve_device(experiment.device)
-    rows, classes = [], []
-    for text in experiment.test_protocols:
-        rows += evaluate(method, splits.test, parse_protocol(text, splits.spec), seed=seed, device=device,
-                         classes=classes)
-    run = dict(dataset=experiment.dataset, method=experiment.method, seed=seed)
-    record = Record(pd.DataFrame(rows).assign(**run)[RESULT_COLUMNS],
-                    pd.DataFrame(history).assign(**run, epochs_allowed=config.epochs, start=first.method,
-                                                 start_val_score=start_score,
-                                                 start_epochs_allowed=training_config(first, seed).epochs),
-                    pd.DataFrame(classes).assign(**run)[["dataset", "method", "seed", "protocol", "condition",
-                                                         "class", "accuracy", "support"]])
+    record = score_run(experiment, seed, method, splits, history)
+    record.history = record.history.assign(start=first.method, start_val_score=start_score,
+                                           start_epochs_allowed=training_config(first, seed).epochs)
     save_record(key, record)
     return record
 
