@@ -3,6 +3,7 @@
     python -m mmlib datasets
     python -m mmlib run --dataset mosi --method dropout --protocol subsets --seeds 0 1 2 --out results.csv
     python -m mmlib bench shapley
+    python -m mmlib bench training [--profile quick] [--datasets ...] [--methods ...]
 
 A bad argument gets one clear line on stderr and exit status 2, not a traceback.
 """
@@ -49,9 +50,12 @@ def _run(args) -> None:
 
 
 def _bench(args) -> None:
-    from .bench import bench_shapley
+    from .bench import TRAINING_DATASETS, TRAINING_METHODS, bench_shapley, bench_training
 
-    bench_shapley(repeats=args.repeats, batch_size=args.batch_size)
+    if args.what == "shapley":
+        bench_shapley(repeats=args.repeats, batch_size=args.batch_size)
+    else:
+        bench_training(args.profile, args.datasets or TRAINING_DATASETS, args.methods or TRAINING_METHODS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,9 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     runner.set_defaults(handler=_run)
 
     bench = commands.add_parser("bench", help="timing benchmarks")
-    bench.add_argument("what", choices=["shapley"])
-    bench.add_argument("--repeats", type=int, default=20)
-    bench.add_argument("--batch-size", type=int, default=64)
+    bench.add_argument("what", choices=["shapley", "training"])
+    bench.add_argument("--repeats", type=int, default=20, help="shapley: timed steps")
+    bench.add_argument("--batch-size", type=int, default=64, help="shapley: batch size")
+    bench.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"], help="training: the budget")
+    bench.add_argument("--datasets", nargs="+", default=None, help="training: the datasets (default mosi cub avletters)")
+    bench.add_argument("--methods", nargs="+", default=None, help="training: the methods (default: all eight)")
     bench.set_defaults(handler=_bench)
 
     args = parser.parse_args(argv)

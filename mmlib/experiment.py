@@ -1,7 +1,8 @@
 """Experiments: dataset x method x protocols x seeds, run (or read from the results cache) into one tidy table.
 
 The table has a row per ``dataset, method, seed, protocol, condition, metric, value``. Each run (experiment x seed)
-leaves a :class:`~mmlib.store.Record` (those scores, its per-epoch history, its per-class scores) in the results
+leaves a :class:`~mmlib.store.Record` (those scores, its per-epoch history, its per-class scores) and its trained
+weights in the results
 cache (:mod:`mmlib.store`, ``$MMLIB_CACHE/results``), keyed on the experiment's configuration and a hash of the
 library's source code, so a rebuild does not retrain and a result from older code is never reused.
 :func:`run_each` (and :func:`run_all`, :func:`records`) train the uncached runs of many experiments side by side,
@@ -43,12 +44,13 @@ from .data.core import MultimodalDataset, Splits
 from .evaluate import evaluate
 from .methods import METHODS, make_method
 from .missing import parse_protocol
-from .store import RESULT_COLUMNS, UNDER_TRAINED, Record, cache_dir, code_version, load_record, save_record, under_trained
+from .store import (RESULT_COLUMNS, UNDER_TRAINED, Record, cache_dir, code_version, load_record, load_weights,
+                    save_record, save_weights, under_trained)
 from .train import TrainConfig, fit, resolve_device
 
 __all__ = ["PROFILES", "COLUMNS", "Experiment", "Record", "run", "run_all", "run_each", "records", "map_in_workers",
            "default_workers", "summarize", "build_method", "train_method", "training_config", "budget", "check_budgets",
-           "validation_sets", "score_run", "under_trained", "UNDER_TRAINED", "cache_dir", "code_version"]
+           "validation_sets", "score_run", "trained", "under_trained", "UNDER_TRAINED", "cache_dir", "code_version"]
 
 COLUMNS = RESULT_COLUMNS
 
@@ -202,8 +204,32 @@ def train_method(experiment: Experiment, seed: int, on_step=None, on_epoch=None)
     return method, splits, history
 
 
-def _run_seed(experiment: Experiment, seed: int) -> Record:
-    return score_run(experiment, seed, *train_method(experiment, seed))
+def _run_seed(experiment: Experiment, seed: int) -> tuple[Record, dict]:
+    """Train and score one run: its record and its trained weights."""
+    method, splits, history = train_method(experiment, seed)
+    return score_run(experiment, seed, method, splits, history), method.state_dict()
+
+
+def trained(experiment: Experiment, seed: int, use_cache: bool = True):
+    """The experiment's method trained for one seed, with its splits and its :class:`~mmlib.store.Record`:
+    (method, splits, record). Train or load: when the run is in the results cache (:func:`records` keeps every
+    run's weights beside its record) the weights are read back, else the run is trained, scored and kept. For the
+    notebooks that look inside a trained model: a rebuild never trains it again. The method comes back in
+    evaluation mode, on the experiment's device."""
+    key = experiment.key(seed)
+    record, state = (load_record(key), load_weights(key)) if use_cache else (None, None)
+    if record is None or state is None:
+        method, splits, history = train_method(experiment, seed)
+        record = score_run(experiment, seed, method, splits, history)
+        if use_cache:
+            save_record(key, record)
+            save_weights(key, method.state_dict())
+        return method.eval(), splits, record
+    method, splits, config = build_method(experiment, seed)
+    method.to(resolve_device(config.device))
+    method.prepare(splits.train, splits.val, config)  # what training would have set up (frozen parts, flags)
+    method.load_state_dict(state)
+    return method.eval(), splits, record
 
 
 def score_run(experiment: Experiment, seed: int, method, splits: Splits, history: list[dict]) -> Record:
@@ -264,9 +290,10 @@ def records(experiments, use_cache: bool = True, workers: int | None = None) -> 
                 jobs[key] = experiment, seed
     if jobs and workers is None:
         workers = default_workers(next(iter(jobs.values()))[0].device)
-    for key, record in zip(jobs, map_in_workers(_run_seed, *zip(*jobs.values()), workers=workers)):
+    for key, (record, state) in zip(jobs, map_in_workers(_run_seed, *zip(*jobs.values()), workers=workers)):
         if use_cache:
             save_record(key, record)
+            save_weights(key, state)
         done[key] = record
     return [Record.concat(done[e.key(seed)] for seed in e.seed_list()) for e in experiments]
 

@@ -3,7 +3,9 @@ keep pre-trained sub-models, :mod:`mmlib.trained`) and the claims ledger use the
 
 A run's :class:`Record` (its tidy scores, its per-epoch history and its per-class scores) is one JSON file under
 ``results/``, keyed by :meth:`mmlib.experiment.Experiment.key`; :func:`load_record` checks what it reads and
-never serves a damaged record.
+never serves a damaged record. The trained model's weights are kept beside it (``<key>.pt``,
+:func:`save_weights`), so that a notebook that looks inside a trained model loads it rather than training it again
+(:func:`mmlib.experiment.trained`).
 
 Everything lives under ``$MMLIB_CACHE`` (default ``<repo>/.cache``): ``results/`` (:mod:`mmlib.experiment`),
 ``models/`` (:mod:`mmlib.trained`), ``claims/`` (:mod:`mmlib.claims`), ``data/`` (:mod:`mmlib.data.cache`).
@@ -21,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 __all__ = ["UNDER_TRAINED", "under_trained", "NOT_RESULTS", "code_version", "cache_root", "cache_dir", "Record", "RESULT_COLUMNS", "save_record",
-           "load_record", "record_path"]
+           "load_record", "record_path", "save_weights", "load_weights"]
 
 PACKAGE = Path(__file__).resolve().parent
 # Modules that read results but never produce them: editing them must not throw the results cache away.
@@ -121,6 +123,35 @@ def load_record(key: str) -> Record | None:
         return None
     parts["classes"]["class"] = parts["classes"]["class"].astype(str)
     return Record(**parts)
+
+
+def _weights_path(key: str) -> Path:
+    return cache_dir() / f"{key}.pt"
+
+
+def save_weights(key: str, state: dict) -> None:
+    """Keep a run's trained weights (a state dict) beside its record, written whole or not at all."""
+    import torch
+
+    path = _weights_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    torch.save({name: value.detach().cpu() for name, value in state.items()}, temporary)
+    temporary.replace(path)
+
+
+def load_weights(key: str) -> dict | None:
+    """A run's trained weights, or None when none were kept or the file is damaged (with a warning)."""
+    import torch
+
+    path = _weights_path(key)
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a file cut short or not a state dict: train again
+        warnings.warn(f"damaged weights {path} ({error}): the run is trained again", stacklevel=2)
+        return None
 
 
 #: above this share of runs that kept their last allowed epoch, a comparison is under-trained at its profile

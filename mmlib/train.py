@@ -140,9 +140,16 @@ def fit(method, train, val=None, config: TrainConfig | None = None, on_step=None
     ``val_score`` is kept (the first one on a tie) and training stops after ``config.patience`` epochs without a
     better one; with ``"last"``, or without ``val``, the last epoch is kept.
 
+    With ``MMLIB_NO_TRAINING=1`` in the environment it raises RuntimeError instead of training: how a rebuild with
+    everything cached is checked never to train.
+
     ``on_step(epoch, step, terms)`` sees each step's loss terms and ``on_epoch(epoch, method)`` the model after
     each epoch (in train mode; switch it to eval and back if needed), for curves the history does not keep."""
     config = config or method.recipe
+    if os.environ.get("MMLIB_NO_TRAINING") == "1":
+        raise RuntimeError(f"MMLIB_NO_TRAINING=1 but {method.name} would be trained: a rebuild with everything cached "
+                           "must not train (keep the model with mmlib.experiment.trained or the value with "
+                           "mmlib.trained.compute_once)")
     previous = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:

@@ -1,5 +1,7 @@
-"""Sub-models that a method trains before its own training (pre-trained encoders and backbones, frozen reference
-models), trained once and kept on disk.
+"""What is computed once and kept on disk: sub-models that a method trains before its own training (pre-trained
+encoders and backbones, frozen reference models, :func:`train_once`), and the values a notebook computes while
+training a model its own way (per-step logs, probes, timings: :func:`compute_once`). A trained run's own model is
+kept with its record instead (:func:`mmlib.experiment.trained`).
 
 Runs that differ only in the method's own options (ablations, loss-weight sweeps, variants) share these sub-models:
 :func:`train_once` trains one the first time and reads it back afterwards, from any notebook or process. The key
@@ -12,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Callable
+import pickle
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -20,7 +23,7 @@ from torch import nn
 from .data.core import MultimodalDataset
 from .store import cache_dir, code_version
 
-__all__ = ["fingerprint", "train_once"]
+__all__ = ["fingerprint", "train_once", "compute_once"]
 
 
 def _update(digest, part) -> None:
@@ -67,3 +70,29 @@ def train_once(module: nn.Module, name: str, determined_by: tuple, train: Callab
     torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, partial)
     partial.replace(path)
     return True
+
+
+def compute_once(name: str, determined_by: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()``'s value, computed only if no earlier call with the same ``name``, ``determined_by`` and code
+    version has: kept (pickled) under ``<results cache>/../computed``. For what a notebook computes while it trains
+    a model its own way (per-step logs, probes after every epoch, timings), so that a rebuild reads it instead of
+    training again. ``determined_by`` must name everything the value depends on beyond the library: the
+    experiments' keys, the notebook's own settings, the source of a chapter's code (:func:`fingerprint` hashes it).
+    Runs under ``torch.random.fork_rng``, as :func:`train_once` does."""
+    key = fingerprint(code_version(), name, determined_by)
+    path = cache_dir().parent / "computed" / f"{name}-{key}.pkl"
+    if path.exists():
+        try:
+            return pickle.loads(path.read_bytes())
+        except Exception as error:  # cut short: compute again
+            import warnings
+
+            warnings.warn(f"damaged kept value {path} ({error}): computed again", stacklevel=2)
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_bytes(pickle.dumps(value))
+    partial.replace(path)
+    return value

@@ -256,3 +256,34 @@ def test_cli_datasets_lists_every_dataset():
     assert result.returncode == 0, result.stderr
     for name in ("mosi", "avmnist", "mfeat", "cub", "scene15", "landuse21", "msrc", "avletters"):
         assert name in result.stdout
+
+
+def test_trained_loads_the_weights_records_kept_and_gives_the_same_predictions(monkeypatch):
+    import torch
+
+    from mmlib.experiment import records, trained
+    from mmlib.train import predict
+
+    experiment = Experiment("msrc", "transformer", seeds=(0,), profile="smoke", device="cpu")
+    (record,) = records([experiment], workers=1)
+    monkeypatch.setattr(experiment_module, "fit", lambda *args, **kwargs: pytest.fail("trained again"))
+    method, splits, loaded = trained(experiment, 0)
+    pd.testing.assert_frame_equal(loaded.results, record.results)
+    monkeypatch.undo()
+    retrained, _, again = trained(experiment, 0, use_cache=False)  # a fresh training, the same weights
+    assert not method.training
+    assert torch.equal(predict(method, splits.test), predict(retrained, splits.test))
+    pd.testing.assert_frame_equal(again.results, record.results)
+
+
+def test_trained_trains_and_keeps_a_run_not_in_the_cache(monkeypatch):
+    from mmlib.experiment import trained
+
+    experiment = Experiment("msrc", "concat", seeds=(1,), profile="smoke", device="cpu")
+    trained(experiment, 1)
+    monkeypatch.setattr(experiment_module, "fit", lambda *args, **kwargs: pytest.fail("trained again"))
+    calls = []
+    monkeypatch.setattr(experiment_module, "_run_seed", lambda *args: calls.append(args))
+    run(experiment)  # its record is there too
+    assert calls == []
+    trained(experiment, 1)

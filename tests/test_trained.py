@@ -1,5 +1,6 @@
 """Sub-models trained once and kept (mmlib.trained): the same weights as training again, the caller's random
 stream untouched, and a new training whenever what determines it changes."""
+import pytest
 import torch
 from torch import nn
 
@@ -56,3 +57,29 @@ def test_fingerprint_reads_tensor_values_and_structure():
     assert fingerprint(torch.zeros(3)) != fingerprint(torch.zeros(4))
     assert fingerprint({"a": torch.ones(2)}) != fingerprint({"b": torch.ones(2)})
     assert fingerprint((1, 2), None) == fingerprint((1, 2), None)
+
+
+def test_compute_once_computes_once_and_keys_on_what_determines_it():
+    from mmlib.trained import compute_once
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": torch.rand(1).item()}
+
+    first = compute_once("test-value", ("a", 1), compute)
+    assert compute_once("test-value", ("a", 1), compute) == first and len(calls) == 1
+    compute_once("test-value", ("a", 2), compute)
+    assert len(calls) == 2
+
+
+def test_no_training_flag_stops_fit(monkeypatch):
+    from mmlib.data import load_dataset
+    from mmlib.methods import make_method
+    from mmlib.train import TrainConfig, fit
+
+    splits = load_dataset("msrc")
+    monkeypatch.setenv("MMLIB_NO_TRAINING", "1")
+    with pytest.raises(RuntimeError, match="MMLIB_NO_TRAINING"):
+        fit(make_method("concat", splits.spec), splits.train, None, TrainConfig(epochs=1, progress=False))
