@@ -1,8 +1,10 @@
 """The MCE chapter's settings, shared by its notebooks so that each is defined once: the backbone, the recipe and
 the one training budget of every comparison, the grids of runs each notebook hands to
 :func:`mmlib.experiment.records` in one call (built here so that their budgets can be checked without training),
-and the per-run work of the notebooks that look inside trained models (run side by side with
-:func:`mmlib.experiment.map_in_workers`, which needs functions defined in a module).
+and the per-run work of the notebooks that look inside trained models or record their training (run side by side
+with :func:`mmlib.experiment.map_in_workers`, which needs functions defined in a module). A rebuild trains nothing:
+the trained models are read back (:func:`mmlib.experiment.trained`), the recordings kept
+(:func:`mmlib.trained.compute_once`).
 
 | | smoke | quick (2-core CPU) | paper |
 |---|---|---|---|
@@ -43,9 +45,12 @@ import torch
 from torch.nn import functional as F
 
 from mmlib.evaluate import linear_probe
-from mmlib.experiment import PROFILES, Experiment, prepared_splits, train_method, training_config
+from mmlib.experiment import PROFILES, Experiment, build_method, prepared_splits, train_method, trained, \
+    training_config, validation_sets
 from mmlib.methods import METHODS
 from mmlib.missing import parse_protocol
+from mmlib.train import fit
+from mmlib.trained import compute_once
 
 #: ordering a of the paper's missing rates over (A, L, V) = (audio, text, video) on MOSI
 PROTOCOL = "rates:audio=0.2,text=0.5,video=0.8"
@@ -314,12 +319,12 @@ def feature_quality(features: torch.Tensor, labels: torch.Tensor) -> dict[str, f
 
 
 def representation_rows(experiment: Experiment, seed: int) -> tuple[dict, list[dict], pd.DataFrame]:
-    """Train one run; return Table 7's numbers for its fused test features (the test split under the training
-    protocol's rates) and Fig. 9's capability of each modality (a new linear head on the frozen encoder, scored on
-    the complete test split), and for MCE the accuracy of its frozen unimodal models (Eq. 6, the upper bound); and
-    the run's per-epoch history (:func:`history_frame`)."""
+    """One trained run (:func:`mmlib.experiment.trained`: read from the results cache, trained if not there):
+    Table 7's numbers for its fused test features (the test split under the training protocol's rates) and Fig. 9's
+    capability of each modality (a new linear head on the frozen encoder, scored on the complete test split), and
+    for MCE the accuracy of its frozen unimodal models (Eq. 6, the upper bound); and the run's per-epoch history."""
     name = experiment.method
-    method, splits, history = train_method(experiment, seed)
+    method, splits, record = trained(experiment, seed)
     method.cpu().eval()
     test = splits.test
     masked = parse_protocol(experiment.train_protocol, test.spec).apply(test, None, seed)
@@ -335,7 +340,7 @@ def representation_rows(experiment: Experiment, seed: int) -> tuple[dict, list[d
                 logits = method.unimodal[index](test.x[modality], test.frame_mask.get(modality))
             capability.append({"method": "upper bound (unimodal, Eq. 6)", "seed": seed, "modality": modality,
                                "value": (logits.argmax(-1) == test.y).float().mean().item()})
-    return quality, capability, history_frame(experiment, seed, history)
+    return quality, capability, record.history
 
 
 # -------------------------------------------------------------------------------- 05: training dynamics
@@ -344,20 +349,53 @@ def training_dynamics(experiment: Experiment, seed: int, log_steps: bool, probe:
                       ) -> tuple[list[dict], list[dict], pd.DataFrame]:
     """Train one run; return each step's loss terms (Fig. 6) if ``log_steps``, and if ``probe`` the capability of
     each modality after every epoch (Fig. 8: a new linear head on the frozen encoder, scored on the validation
-    samples that have the modality and on the complete test split); and the run's per-epoch history."""
-    splits = prepared_splits(experiment, seed)
-    scored = {"validation": splits.val, "test": splits.test}
-    steps, probes = [], []
+    samples that have the modality and on the complete test split); and the run's per-epoch history. Computed once
+    (:func:`mmlib.trained.compute_once`, keyed on the run, the two switches and this code): a rebuild reads it."""
 
-    def on_step(epoch, step, terms):
-        steps.append({"seed": seed, "epoch": epoch, "step": step, "total": sum(terms.values()), **terms})
+    def compute():
+        splits = prepared_splits(experiment, seed)
+        scored = {"validation": splits.val, "test": splits.test}
+        steps, probes = [], []
 
-    def on_epoch(epoch, method):
-        for modality in splits.spec.modality_names:
-            for split, accuracy in linear_probe(method, splits.train, scored, modality).items():
-                probes.append({"seed": seed, "epoch": epoch + 1, "modality": modality, "split": split,
-                               "accuracy": accuracy})
+        def on_step(epoch, step, terms):
+            steps.append({"seed": seed, "epoch": epoch, "step": step, "total": sum(terms.values()), **terms})
 
-    _, _, history = train_method(experiment, seed, on_step=on_step if log_steps else None,
-                                 on_epoch=on_epoch if probe else None)
-    return steps, probes, history_frame(experiment, seed, history)
+        def on_epoch(epoch, method):
+            for modality in splits.spec.modality_names:
+                for split, accuracy in linear_probe(method, splits.train, scored, modality).items():
+                    probes.append({"seed": seed, "epoch": epoch + 1, "modality": modality, "split": split,
+                                   "accuracy": accuracy})
+
+        _, _, history = train_method(experiment, seed, on_step=on_step if log_steps else None,
+                                     on_epoch=on_epoch if probe else None)
+        return steps, probes, history_frame(experiment, seed, history)
+
+    code = inspect.getsource(training_dynamics), inspect.getsource(history_frame)
+    return compute_once("mce-training-dynamics", (experiment.key(seed), log_steps, probe, code), compute)
+
+
+# ------------------------------------------------------------------------ 03: the factors of Eq. 5-8 in training
+
+def shapley_factors(experiment: Experiment, seed: int) -> tuple[list[dict], pd.DataFrame]:
+    """Train one MCE run as :func:`mmlib.experiment.train_method` does, recording after every training batch each
+    modality's count, unimodal upper bound U_m (Eq. 6), Shapley value phi_m (Eq. 5), gap and factor B_m (Eq. 8)
+    (Table 6); returns those rows and the run's per-epoch history. Computed once
+    (:func:`mmlib.trained.compute_once`, keyed on the run and this code): a rebuild reads it."""
+
+    def compute():
+        model, splits, config = build_method(experiment, seed)
+        names = splits.spec.modality_names
+        rows = []
+
+        def record_factors(epoch, step, terms):
+            factors = {k: v.tolist() for k, v in model.last_factors.items()}
+            for index, name in enumerate(names):
+                rows.append({"seed": seed, "epoch": epoch, "step": step, "modality": name,
+                             **{k: factors[k][index] for k in ("count", "upper", "shapley", "gap", "B")}})
+
+        history = fit(model, splits.train, splits.val, config, on_step=record_factors,
+                      select_on=validation_sets(experiment, splits, seed))
+        return rows, history_frame(experiment, seed, history)
+
+    code = inspect.getsource(shapley_factors), inspect.getsource(history_frame)
+    return compute_once("mce-shapley-factors", (experiment.key(seed), code), compute)

@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mmlib.experiment import Experiment, records, train_method, training_config
+from mmlib.experiment import Experiment, records, trained
 from mmlib.methods import METHODS
 from mmlib.store import under_trained
 
@@ -442,14 +442,13 @@ def mean_std(values) -> str:
 
 
 def test_features(experiment: Experiment, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
-    """Train one run (Figure 5); return the classifier's input for the complete test samples and for each
-    single-modality absence (``"<modality> absent"``), the test labels, and the run's per-epoch history (as in
-    :attr:`mmlib.store.Record.history`)."""
-    method, splits, history = train_method(experiment, seed)
-    history = pd.DataFrame(history).assign(dataset=experiment.dataset, method=experiment.method, seed=seed,
-                                           epochs_allowed=training_config(experiment, seed).epochs,
-                                           mask_seed=experiment.mask_seed, config=experiment.key(0))
-    method.cpu().eval()
+    """One run of Figure 5 (trained, or its weights read from the results cache: :func:`mmlib.experiment.trained`);
+    return the classifier's input for the complete test samples and for each single-modality absence
+    (``"<modality> absent"``), the test labels, and the run's per-epoch history (:attr:`mmlib.store.Record.history`,
+    with ``mask_seed`` and ``config`` added as in :meth:`Chapter.runs`)."""
+    method, splits, record = trained(experiment, seed)
+    history = record.history.assign(mask_seed=experiment.mask_seed, config=experiment.key(0))
+    method.cpu()
     test = splits.test
     names = test.spec.modality_names
     features = {}
