@@ -28,8 +28,8 @@ and the notebooks say, computed, how many runs kept their last epoch (under-trai
 
 **Two stages: the paper's protocol.** The paper starts MMP from a backbone trained with modality dropout. Here
 that is a second stage: each Table I model continues from the weights kept by a first-stage model of the same
-budget: MMP from Dropout's (the very model of the Dropout column, trained again: training is deterministic),
-Dropout from its own, Pretrained from its own. Every two-stage model so trains up to twice the epochs of a
+budget: MMP from Dropout's (the very model of the Dropout column: its kept weights, read back), Dropout from its
+own, Pretrained from its own. Every two-stage model so trains up to twice the epochs of a
 one-stage model: compared with the one-stage Dropout and Pretrained (the paper's comparison), MMP gets one
 budget more; compared with the two-stage Dropout and Pretrained, all have the same budget, and MMP and Dropout
 start from the same pre-trained weights.
@@ -44,12 +44,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from mmlib.experiment import (Experiment, build_method, check_budgets, map_in_workers, records, score_run,
+from mmlib.experiment import (Experiment, build_method, check_budgets, map_in_workers, records, score_run, trained,
                               training_config, validation_sets)
 from mmlib.methods.mmp import MMP_RECIPE
 from mmlib.store import Record, load_record, save_record
 from mmlib.train import fit, resolve_device, validation_score
-from mmlib.trained import train_once
 
 LABELS = {"transformer": "Pretrained", "transformer_dropout": "Dropout", "mmp": "MMP",
           "mmp_lp": "Dropout + LP", "mmp_lp_align": "Dropout + LP + Align"}
@@ -146,7 +145,8 @@ class Chapter:
         experiments = list(self.two_stage() if experiments is None else experiments)
         check_budgets(experiments)
         check_budgets([replace(e, method=START[e.method]) for e in experiments])
-        # first every run that trains its own start, then MMP's: each first stage is trained once (and kept)
+        # first every run that starts from its own one-stage run, then MMP's: a first stage not in the cache yet is
+        # trained once (and kept)
         jobs = sorted(((e, s) for e in experiments for s in e.seed_list()), key=lambda job: job[0].method == "mmp")
         done = list(map_in_workers(two_stage_run, *zip(*jobs)))
         runs = [Record.concat(r for (e2, _), r in zip(jobs, done) if e2 is e) for e in experiments]
@@ -163,14 +163,12 @@ def _source_hash() -> str:
 
 
 def _first_stage(experiment: Experiment, seed: int):
-    """The model ``experiment``'s method starts from (``START``), trained as the one-stage run of that method is
-    (same experiment, seed and budget: the same weights), once, kept on disk (:func:`mmlib.trained.train_once`).
-    Returns it and the validation score of its kept weights."""
+    """The model ``experiment``'s method starts from (``START``): the one-stage run of that method (same
+    experiment, seed and budget), its kept weights read back from the results cache, trained only if they are not
+    there yet (:func:`mmlib.experiment.trained`). Returns it and the validation score of its kept weights."""
     first = replace(experiment, method=START[experiment.method])
-    method, splits, config = build_method(first, seed)
+    method, splits, _ = trained(first, seed)
     sets = validation_sets(first, splits, seed)
-    train_once(method, f"mmp-first-stage-{first.method}", (first.key(seed), _source_hash()),
-               lambda: fit(method, splits.train, splits.val, config, select_on=sets))
     device = resolve_device(experiment.device)
     return method, validation_score(method.to(device), sets, device)
 
