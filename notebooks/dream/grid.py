@@ -253,12 +253,10 @@ def tidy(table: pd.DataFrame, metric: str | None = None, **columns) -> pd.DataFr
 
 
 def pretrained_backbone(experiment: Experiment, seed: int):
-    """The backbone of a DREAM experiment, pre-trained as in its run (read back once the run has trained it),
-    wrapped so that it predicts blind like DREAM sees the data; and the experiment's splits."""
-    from mmlib.experiment import build_method
+    """The frozen backbone of a DREAM experiment's run (:func:`mmlib.experiment.trained`: read back once the run
+    is trained), wrapped so that it predicts blind like DREAM sees the data; and the experiment's splits."""
+    from mmlib.experiment import trained
     from mmlib.methods.dream import BlindBackbone
-    from mmlib.train import resolve_device
 
-    method, splits, config = build_method(experiment, seed)
-    method.to(resolve_device(config.device)).prepare(splits.train, splits.val, config)
+    method, splits, _ = trained(experiment, seed)
     return BlindBackbone(method.backbone, method.scores.coalitions).eval(), splits
