@@ -7,7 +7,8 @@ export OMP_NUM_THREADS
 
 PY       = .venv/bin/python
 PROFILE ?= quick
-JOBS    ?= 1
+# notebooks executed at once: one per core, each training its runs in its own kernel (no worker processes)
+JOBS    ?= $(shell nproc 2>/dev/null || echo 1)
 BOOK_FLAGS ?=
 MATHJAX  = .cache/npm/node_modules/mathjax/es5/tex-chtml.js
 MATHJAX_VERSION ?= 3.2.2

@@ -154,7 +154,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=["smoke", "quick", "paper"], default="quick")
     parser.add_argument("--out", type=Path, default=ROOT / "_build")
-    parser.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="notebooks executed in parallel (default: one per core)")
     parser.add_argument("--werror", action="store_true", help="turn Sphinx warnings into errors")
     args = parser.parse_args()
 

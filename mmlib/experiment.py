@@ -44,8 +44,8 @@ from .data.core import MultimodalDataset, Splits
 from .evaluate import evaluate
 from .methods import METHODS, make_method
 from .missing import parse_protocol
-from .store import (RESULT_COLUMNS, UNDER_TRAINED, Record, cache_dir, code_version, load_record, load_weights,
-                    save_record, save_weights, under_trained)
+from .store import (RESULT_COLUMNS, UNDER_TRAINED, Record, cache_dir, cache_root, code_version, exclusive,
+                    load_record, load_weights, save_record, save_weights, under_trained)
 from .train import TrainConfig, fit, resolve_device
 
 __all__ = ["PROFILES", "COLUMNS", "Experiment", "Record", "run", "run_all", "run_each", "records", "map_in_workers",
@@ -214,22 +214,43 @@ def trained(experiment: Experiment, seed: int, use_cache: bool = True):
     """The experiment's method trained for one seed, with its splits and its :class:`~mmlib.store.Record`:
     (method, splits, record). Train or load: when the run is in the results cache (:func:`records` keeps every
     run's weights beside its record) the weights are read back, else the run is trained, scored and kept. For the
-    notebooks that look inside a trained model: a rebuild never trains it again. The method comes back in
-    evaluation mode, on the experiment's device."""
-    key = experiment.key(seed)
-    record, state = (load_record(key), load_weights(key)) if use_cache else (None, None)
-    if record is None or state is None:
+    notebooks that look inside a trained model: a rebuild never trains it again, and two notebooks that need one
+    run train it once (the run's lock, :func:`mmlib.store.exclusive`). The method comes back in evaluation mode,
+    on the experiment's device."""
+    if not use_cache:
         method, splits, history = train_method(experiment, seed)
-        record = score_run(experiment, seed, method, splits, history)
-        if use_cache:
+        return method.eval(), splits, score_run(experiment, seed, method, splits, history)
+    key = experiment.key(seed)
+    with exclusive(key):
+        record, state = load_record(key), load_weights(key)
+        if record is None or state is None:
+            method, splits, history = train_method(experiment, seed)
+            record = score_run(experiment, seed, method, splits, history)
             save_record(key, record)
             save_weights(key, method.state_dict())
-        return method.eval(), splits, record
+            return method.eval(), splits, record
     method, splits, config = build_method(experiment, seed)
     method.to(resolve_device(config.device))
     method.prepare(splits.train, splits.val, config)  # what training would have set up (frozen parts, flags)
     method.load_state_dict(state)
     return method.eval(), splits, record
+
+
+def _kept_run(experiment: Experiment, seed: int, use_cache: bool, cache: str) -> Record:
+    """One run of :func:`records`, in a worker: its record, trained and kept (record and weights) unless another
+    process kept it meanwhile. ``cache`` is the caller's ``$MMLIB_CACHE``, which a worker started earlier may not
+    have."""
+    os.environ["MMLIB_CACHE"] = cache
+    if not use_cache:
+        return _run_seed(experiment, seed)[0]
+    key = experiment.key(seed)
+    with exclusive(key):
+        record = load_record(key)  # another process may have kept it while this one waited
+        if record is None:
+            record, state = _run_seed(experiment, seed)
+            save_record(key, record)
+            save_weights(key, state)
+    return record
 
 
 def score_run(experiment: Experiment, seed: int, method, splits: Splits, history: list[dict]) -> Record:
@@ -290,10 +311,8 @@ def records(experiments, use_cache: bool = True, workers: int | None = None) -> 
                 jobs[key] = experiment, seed
     if jobs and workers is None:
         workers = default_workers(next(iter(jobs.values()))[0].device)
-    for key, (record, state) in zip(jobs, map_in_workers(_run_seed, *zip(*jobs.values()), workers=workers)):
-        if use_cache:
-            save_record(key, record)
-            save_weights(key, state)
+    arguments = [(experiment, seed, use_cache, str(cache_root())) for experiment, seed in jobs.values()]
+    for key, record in zip(jobs, map_in_workers(_kept_run, *zip(*arguments), workers=workers)):
         done[key] = record
     return [Record.concat(done[e.key(seed)] for seed in e.seed_list()) for e in experiments]
 

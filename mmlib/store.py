@@ -12,6 +12,7 @@ Everything lives under ``$MMLIB_CACHE`` (default ``<repo>/.cache``): ``results/`
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 __all__ = ["UNDER_TRAINED", "under_trained", "NOT_RESULTS", "code_version", "cache_root", "cache_dir", "Record", "RESULT_COLUMNS", "save_record",
-           "load_record", "record_path", "save_weights", "load_weights"]
+           "load_record", "record_path", "save_weights", "load_weights", "exclusive"]
 
 PACKAGE = Path(__file__).resolve().parent
 # Modules that read results but never produce them: editing them must not throw the results cache away.
@@ -52,6 +53,27 @@ def cache_root() -> Path:
 def cache_dir() -> Path:
     """The results cache."""
     return cache_root() / "results"
+
+
+@contextlib.contextmanager
+def exclusive(name: str):
+    """Hold the cache's lock ``name`` (a file under ``<cache>/locks``) for the ``with`` block: one process at a time
+    computes what is kept under that name, and the others, waiting, then read it rather than compute it again (two
+    notebooks built side by side that need one run). Advisory ``flock``, released when the process ends; where
+    the platform has none (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = cache_root() / "locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # ------------------------------------------------------------------------------------------------ run records

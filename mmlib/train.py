@@ -78,10 +78,12 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def _optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    # foreach: one update over all the parameters rather than a loop of small ones, the same numbers to the last
+    # bit (torch leaves it off on the CPU by default; on these small models the loop was a seventh of a step)
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     raise ValueError(f"optimizer must be 'adam' or 'adamw', got {config.optimizer!r}")
 
 
@@ -99,7 +101,7 @@ def _lr_factor(config: TrainConfig, step: int, total: int, warmup: int) -> float
     raise ValueError(f"scheduler must be None, 'cosine' or 'poly', got {config.scheduler!r}")
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(method, dataset, batch_size: int = 512, device: torch.device | str = "cpu") -> torch.Tensor:
     """Logits of every sample (N x C), in evaluation mode."""
     method.eval()

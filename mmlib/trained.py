@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .data.core import MultimodalDataset
-from .store import cache_dir, code_version
+from .store import cache_dir, code_version, exclusive
 
 __all__ = ["fingerprint", "train_once", "compute_once"]
 
@@ -59,17 +59,18 @@ def train_once(module: nn.Module, name: str, determined_by: tuple, train: Callab
     Returns whether it trained."""
     key = fingerprint(code_version(), module.state_dict(), determined_by)
     path = cache_dir().parent / "models" / f"{name}-{key}.pt"
-    if path.exists():
-        module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        return False
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        train()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.{id(module)}.tmp")  # several processes may train it at once
-    torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, partial)
-    partial.replace(path)
-    return True
+    with exclusive(path.stem):  # another process training the same one: wait for it, then read it
+        if path.exists():
+            module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            return False
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            train()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.{id(module)}.tmp")
+        torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, partial)
+        partial.replace(path)
+        return True
 
 
 def compute_once(name: str, determined_by: tuple, compute: Callable[[], Any]) -> Any:
@@ -81,18 +82,19 @@ def compute_once(name: str, determined_by: tuple, compute: Callable[[], Any]) ->
     Runs under ``torch.random.fork_rng``, as :func:`train_once` does."""
     key = fingerprint(code_version(), name, determined_by)
     path = cache_dir().parent / "computed" / f"{name}-{key}.pkl"
-    if path.exists():
-        try:
-            return pickle.loads(path.read_bytes())
-        except Exception as error:  # cut short: compute again
-            import warnings
+    with exclusive(path.stem):
+        if path.exists():
+            try:
+                return pickle.loads(path.read_bytes())
+            except Exception as error:  # cut short: compute again
+                import warnings
 
-            warnings.warn(f"damaged kept value {path} ({error}): computed again", stacklevel=2)
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        value = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_bytes(pickle.dumps(value))
-    partial.replace(path)
-    return value
+                warnings.warn(f"damaged kept value {path} ({error}): computed again", stacklevel=2)
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            value = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(pickle.dumps(value))
+        partial.replace(path)
+        return value

@@ -83,3 +83,25 @@ def test_no_training_flag_stops_fit(monkeypatch):
     monkeypatch.setenv("MMLIB_NO_TRAINING", "1")
     with pytest.raises(RuntimeError, match="MMLIB_NO_TRAINING"):
         fit(make_method("concat", splits.spec), splits.train, None, TrainConfig(epochs=1, progress=False))
+
+
+def test_two_processes_asking_for_one_value_compute_it_once(tmp_path):
+    """Two notebooks built side by side that need one kept value: the second waits for the first, then reads."""
+    import subprocess
+    import sys
+
+    script = (
+        "import time, pathlib\n"
+        "from mmlib.trained import compute_once\n"
+        "def compute():\n"
+        f"    with open({str(tmp_path / 'calls')!r}, 'a') as handle: handle.write('x')\n"
+        "    time.sleep(3.0)\n"
+        "    return 42\n"
+        "print(compute_once('shared', ('same',), compute))\n"
+    )
+    env = {**__import__("os").environ, "MMLIB_CACHE": str(tmp_path / "cache")}
+    processes = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    outputs = [process.communicate(timeout=120)[0].strip() for process in processes]
+    assert outputs == ["42", "42"]
+    assert (tmp_path / "calls").read_text() == "x"

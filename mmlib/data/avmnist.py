@@ -17,11 +17,11 @@ import gzip
 import re
 import wave
 import zlib
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from scipy.fft import dct, rfft
-from scipy.signal import get_window
 
 from .cache import cached_arrays, require_file, unreadable
 from .core import DataError, DatasetSpec, ModalitySpec, Splits, check_arrays, make_dataset, stratified_split
@@ -122,7 +122,13 @@ def _mel_filters() -> np.ndarray:
 
 
 _FILTERS = _mel_filters()
-_WINDOW = get_window("hann", WIN, fftbins=True)
+
+
+@lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    from scipy.signal import get_window  # imported here: scipy.signal takes a second or more to import
+
+    return get_window("hann", WIN, fftbins=True)
 
 
 def mfcc(signal: np.ndarray) -> np.ndarray:
@@ -131,7 +137,7 @@ def mfcc(signal: np.ndarray) -> np.ndarray:
     if len(signal) < WIN:
         signal = np.pad(signal, (0, WIN - len(signal)))
     count = 1 + (len(signal) - WIN) // HOP
-    frames = np.lib.stride_tricks.sliding_window_view(signal, WIN)[::HOP][:count] * _WINDOW
+    frames = np.lib.stride_tricks.sliding_window_view(signal, WIN)[::HOP][:count] * _window()
     power = np.abs(rfft(frames, n=NFFT, axis=1)) ** 2
     return dct(np.log(power @ _FILTERS.T + 1e-10), type=2, norm="ortho", axis=1)[:, :NMFCC]
 
