@@ -169,9 +169,12 @@ def bench_training(profile: str = "quick", datasets=TRAINING_DATASETS, methods=T
 
     import pandas as pd
 
-    previous = os.environ.get("MMLIB_CACHE")
+    previous = {name: os.environ.get(name) for name in ("MMLIB_CACHE", "MMLIB_QUIET")}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    os.environ["MMLIB_QUIET"] = "1"  # no progress bars between the lines
+    # the first optimiser of a process imports torch._dynamo (seconds): counted in the process start, not in a run
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
     rows = []
     print(f"bench training: profile {profile}, seed {seed}, one thread, {len(datasets) * len(methods)} runs")
     try:
@@ -187,10 +190,11 @@ def bench_training(profile: str = "quick", datasets=TRAINING_DATASETS, methods=T
                           f"steps {100 * (1 - row['steps_s'] / row['total_s']):3.0f}%", flush=True)
     finally:
         torch.set_num_threads(threads)
-        if previous is None:
-            os.environ.pop("MMLIB_CACHE", None)
-        else:
-            os.environ["MMLIB_CACHE"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     table = pd.DataFrame(rows)
     step_ratio = table["steps_s"].sum() / (table["bare_step_s"] * table["steps"]).sum()
     wall = table["total_s"].sum() + started

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .experiment import summarize
 
-__all__ = ["subset_scores", "presence_picture", "convergence"]
+__all__ = ["subset_scores", "presence_picture", "convergence", "tsne"]
 
 
 def subset_scores(table: pd.DataFrame, metric: str = "accuracy", ax=None, title: str | None = None,
@@ -67,3 +67,19 @@ def convergence(history: pd.DataFrame, by: str = "method", ax=None, title: str |
         ax.set_title(title)
     ax.legend(fontsize=7)
     return ax
+
+
+def tsne(points, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
+    """A 2-D t-SNE embedding (N x 2) of ``points`` (N x D): scikit-learn's, PCA-initialised, seeded, the perplexity
+    at most N / 4. Computed once and kept (:func:`mmlib.trained.compute_once`, keyed on the points' values), since
+    it takes tens of seconds: a rebuild reads it."""
+    import torch
+    from sklearn.manifold import TSNE
+
+    from .trained import compute_once
+
+    points = np.asarray(points)
+    perplexity = min(perplexity, len(points) // 4)
+    embed = lambda: TSNE(n_components=2, perplexity=perplexity, init="pca",  # noqa: E731
+                         random_state=seed).fit_transform(points)
+    return compute_once("tsne", (torch.from_numpy(np.ascontiguousarray(points)), perplexity, seed), embed)
