@@ -112,11 +112,14 @@ def execute_notebook(notebook, profile, env):
 
 def execute_notebooks(src, notebooks, profile, jobs):
     env = dict(os.environ, JUPYTER_PATH=str(src.parent / "jupyter"))
-    env.setdefault("OMP_NUM_THREADS", "2")
     env.setdefault("MMLIB_QUIET", "1")  # training progress bars would end up in the pages
-    # each notebook trains its runs side by side, one process per core (mmlib.experiment.run_each): share the
-    # cores among the notebooks executed at once
-    env.setdefault("MMLIB_WORKERS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    # the cores are shared among the notebooks executed at once: each kernel gets cores // jobs threads and trains
+    # that many runs side by side (mmlib.experiment.run_each); with one job per core (the default) every kernel is
+    # single-threaded and trains its runs itself, with no worker processes to start. More threads than cores
+    # would slow torch down several times over.
+    share = str(max(1, (os.cpu_count() or 1) // jobs))
+    env["OMP_NUM_THREADS"] = share
+    env.setdefault("MMLIB_WORKERS", share)
     write_kernelspec(src.parent / "jupyter")
     failures = []
     first = [nb for nb in notebooks if nb not in LAST]
