@@ -32,6 +32,10 @@ KERNEL_NAME = "python3"
 MATHJAX_CDNS = ("cdn.jsdelivr.net/npm/mathjax", "cdnjs.cloudflare.com/ajax/libs/mathjax")
 # Notebooks that read what the others recorded (the claims ledger): executed after all the others.
 LAST = ("notebooks/claims_ledger.ipynb",)
+# Seconds each notebook took at each profile from an empty cache (a build writes OUT/notebook_seconds.json; copy
+# it here when the chapters change): the longest start first, so that no long notebook starts last while the
+# other cores sit idle. A notebook not listed counts as the longest.
+SECONDS = ROOT / "book" / "notebook_seconds.json"
 
 
 def toc_files(toc_path):
@@ -121,17 +125,20 @@ def execute_notebooks(src, notebooks, profile, jobs):
     env["OMP_NUM_THREADS"] = share
     env.setdefault("MMLIB_WORKERS", share)
     write_kernelspec(src.parent / "jupyter")
-    failures = []
-    first = [nb for nb in notebooks if nb not in LAST]
+    failures, seconds_taken = [], {}
+    measured = json.loads(SECONDS.read_text()).get(profile, {}) if SECONDS.exists() else {}
+    first = sorted((nb for nb in notebooks if nb not in LAST), key=lambda nb: -measured.get(nb, float("inf")))
     for batch in (first, [nb for nb in notebooks if nb in LAST]):
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(execute_notebook, src / nb, profile, env): nb for nb in batch}
             for future in concurrent.futures.as_completed(futures):
                 notebook = futures[future]
                 seconds, error = future.result()
+                seconds_taken[notebook] = round(seconds, 1)
                 print(f"  {'ok    ' if error is None else 'FAILED'} {notebook:<50} {seconds:7.1f} s", flush=True)
                 if error is not None:
                     failures.append((notebook, error))
+    (src.parent / "notebook_seconds.json").write_text(json.dumps({profile: seconds_taken}, indent=1) + "\n")
     for notebook, error in failures:
         print(f"\n=== {notebook} raised an error at profile {profile!r} "
               f"(executed copy: {src / notebook}) ===\n{error}", file=sys.stderr)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.metrics import f1_score
 from torch.nn import functional as F
 
 from .missing import Protocol
@@ -17,6 +16,8 @@ METRICS = ("accuracy", "f1_weighted", "f1_macro")
 
 
 def scores(y_true: torch.Tensor | np.ndarray, logits: torch.Tensor) -> dict[str, float]:
+    from sklearn.metrics import f1_score  # here: scikit-learn takes a second to import, and a rebuild never scores
+
     y_true = np.asarray(y_true)
     y_pred = logits.argmax(-1).cpu().numpy()
     return {
