@@ -291,7 +291,9 @@ def records(experiments, use_cache: bool = True, workers: int | None = None) -> 
     per-epoch histories and the per-class scores, from one training per (experiment, seed).
 
     The runs not in the cache are trained ``workers`` at a time, each in a process of its own (default:
-    ``$MMLIB_WORKERS``, else one per CPU core, at most 8; one on a GPU). Training is single-threaded
+    ``$MMLIB_WORKERS``, else one per CPU core, at most 8; one on a GPU; with one worker, in this process). Each
+    run is kept (record and weights) by the process that trains it, under the run's lock
+    (:func:`mmlib.store.exclusive`): two notebooks or scripts that need one run at the same time train it once. Training is single-threaded
     (:class:`~mmlib.train.TrainConfig` ``threads``), so a run's numbers do not depend on where it ran, and the
     models are small: two single-threaded runs side by side take about the time of one run on two threads.
     Experiments given together are compared: those on one dataset must share one budget (:func:`budget`), else
