@@ -133,3 +133,28 @@ def test_bad_training_options_are_clear_errors():
     with pytest.raises(ValueError, match="optimizer"):
         fit(make_method("concat", toy(n=8).spec), toy(n=8), None, TrainConfig(epochs=1, optimizer="sgdx",
                                                                               progress=False))
+
+
+@pytest.mark.parametrize("name,optimizer", [("transformer", "adam"), ("mmp", "adamw")])
+def test_the_training_optimiser_gives_the_weights_of_torchs_default_to_the_bit(name, optimizer):
+    """fit's optimiser runs one multi-tensor update (foreach) for speed: it must not change a single weight against
+    torch's default update, so that the book's numbers stay what they were."""
+    from mmlib.train import TrainConfig, _optimizer, training_step
+
+    dataset = toy(n=64)
+    config = TrainConfig(lr=1e-2, weight_decay=0.01, optimizer=optimizer)
+    states = []
+    for build in (lambda params: _optimizer(params, config),
+                  lambda params: getattr(torch.optim, "AdamW" if optimizer == "adamw" else "Adam")(
+                      params, lr=config.lr, weight_decay=config.weight_decay)):
+        torch.manual_seed(0)
+        method = make_method(name, dataset.spec).train()
+        initial = {key: value.clone() for key, value in method.state_dict().items()}
+        params = [p for p in method.parameters() if p.requires_grad]
+        step = build(params)
+        generator = torch.Generator().manual_seed(0)
+        for batch in dataset.batches(16, shuffle=True, generator=generator):
+            training_step(method, batch, step, params, config, generator)
+        states.append(method.state_dict())
+    assert all(torch.equal(states[0][key], states[1][key]) for key in states[0])
+    assert any(not torch.equal(states[0][key], initial[key]) for key in states[0])  # it did train
