@@ -240,17 +240,24 @@ def _kept_run(experiment: Experiment, seed: int, use_cache: bool, cache: str) ->
     """One run of :func:`records`, in a worker: its record, trained and kept (record and weights) unless another
     process kept it meanwhile. ``cache`` is the caller's ``$MMLIB_CACHE``, which a worker started earlier may not
     have."""
+    previous = os.environ.get("MMLIB_CACHE")
     os.environ["MMLIB_CACHE"] = cache
-    if not use_cache:
-        return _run_seed(experiment, seed)[0]
-    key = experiment.key(seed)
-    with exclusive(key):
-        record = load_record(key)  # another process may have kept it while this one waited
-        if record is None:
-            record, state = _run_seed(experiment, seed)
-            save_record(key, record)
-            save_weights(key, state)
-    return record
+    try:
+        if not use_cache:
+            return _run_seed(experiment, seed)[0]
+        key = experiment.key(seed)
+        with exclusive(key):
+            record = load_record(key)  # another process may have kept it while this one waited
+            if record is None:
+                record, state = _run_seed(experiment, seed)
+                save_record(key, record)
+                save_weights(key, state)
+        return record
+    finally:
+        if previous is None:
+            os.environ.pop("MMLIB_CACHE", None)
+        else:
+            os.environ["MMLIB_CACHE"] = previous
 
 
 def score_run(experiment: Experiment, seed: int, method, splits: Splits, history: list[dict]) -> Record:
@@ -293,8 +300,8 @@ def records(experiments, use_cache: bool = True, workers: int | None = None) -> 
     The runs not in the cache are trained ``workers`` at a time, each in a process of its own (default:
     ``$MMLIB_WORKERS``, else one per CPU core, at most 8; one on a GPU; with one worker, in this process). Each
     run is kept (record and weights) by the process that trains it, under the run's lock
-    (:func:`mmlib.store.exclusive`): two notebooks or scripts that need one run at the same time train it once. Training is single-threaded
-    (:class:`~mmlib.train.TrainConfig` ``threads``), so a run's numbers do not depend on where it ran, and the
+    (:func:`mmlib.store.exclusive`): two notebooks or scripts that need one run at the same time train it once.
+    Training is single-threaded (:class:`~mmlib.train.TrainConfig` ``threads``), so a run's numbers do not depend on where it ran, and the
     models are small: two single-threaded runs side by side take about the time of one run on two threads.
     Experiments given together are compared: those on one dataset must share one budget (:func:`budget`), else
     nothing is trained and ValueError says which differ. Scripts that call this must guard their top level with
