@@ -7,8 +7,9 @@ export OMP_NUM_THREADS
 
 PY       = .venv/bin/python
 PROFILE ?= quick
-# notebooks executed at once: one per core, each training its runs in its own kernel (no worker processes)
-JOBS    ?= $(shell nproc 2>/dev/null || echo 1)
+# notebooks executed at once; empty: one per core the process may use (build_book.py decides), each training its
+# runs in its own single-threaded kernel (no worker processes)
+JOBS    ?=
 BOOK_FLAGS ?=
 MATHJAX  = .cache/npm/node_modules/mathjax/es5/tex-chtml.js
 MATHJAX_VERSION ?= 3.2.2
@@ -42,7 +43,7 @@ data: venv
 	fi
 
 book: venv mathjax data
-	$(PY) book/build_book.py --profile $(PROFILE) --out _build --jobs $(JOBS) $(BOOK_FLAGS)
+	$(PY) book/build_book.py --profile $(PROFILE) --out _build $(if $(JOBS),--jobs $(JOBS)) $(BOOK_FLAGS)
 	@echo "Open $(abspath _build/html/index.html)"
 
 test: venv mathjax
