@@ -38,11 +38,6 @@ LAST = ("notebooks/claims_ledger.ipynb",)
 SECONDS = ROOT / "book" / "notebook_seconds.json"
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity: a container's or a job's share, not the machine's)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def toc_files(toc_path):
     """Every file the table of contents lists, root first, as paths relative to the book root."""
     toc = yaml.safe_load(Path(toc_path).read_text())
@@ -126,6 +121,8 @@ def execute_notebooks(src, notebooks, profile, jobs):
     # that many runs side by side (mmlib.experiment.run_each); with one job per core (the default) every kernel is
     # single-threaded and trains its runs itself, with no worker processes to start. More threads than cores
     # would slow torch down several times over.
+    from mmlib.experiment import usable_cores
+
     share = str(max(1, usable_cores() // jobs))
     env["OMP_NUM_THREADS"] = share
     env.setdefault("MMLIB_WORKERS", share)
@@ -166,6 +163,8 @@ def install_mathjax(html):
 
 
 def main():
+    from mmlib.experiment import usable_cores
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=["smoke", "quick", "paper"], default="quick")
     parser.add_argument("--out", type=Path, default=ROOT / "_build")

@@ -166,20 +166,19 @@ def bench_training(profile: str = "quick", datasets=TRAINING_DATASETS, methods=T
     the representative runs (one seed each, in one process, a private cache so that sub-models are trained)."""
     import os
     import tempfile
+    from unittest import mock
 
     import pandas as pd
 
-    previous = {name: os.environ.get(name) for name in ("MMLIB_CACHE", "MMLIB_QUIET")}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    os.environ["MMLIB_QUIET"] = "1"  # no progress bars between the lines
     # the first optimiser of a process imports torch._dynamo (seconds): counted in the process start, not in a run
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
     rows = []
     print(f"bench training: profile {profile}, seed {seed}, one thread, {len(datasets) * len(methods)} runs")
     try:
-        with tempfile.TemporaryDirectory(prefix="mmlib-bench-") as cache:
-            os.environ["MMLIB_CACHE"] = cache
+        with tempfile.TemporaryDirectory(prefix="mmlib-bench-") as cache, \
+                mock.patch.dict(os.environ, {"MMLIB_CACHE": cache, "MMLIB_QUIET": "1"}):  # no progress bars
             started = process_start_seconds()
             for dataset in datasets:
                 for method in methods:
@@ -190,11 +189,6 @@ def bench_training(profile: str = "quick", datasets=TRAINING_DATASETS, methods=T
                           f"steps {100 * (1 - row['steps_s'] / row['total_s']):3.0f}%", flush=True)
     finally:
         torch.set_num_threads(threads)
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     table = pd.DataFrame(rows)
     step_ratio = table["steps_s"].sum() / (table["bare_step_s"] * table["steps"]).sum()
     wall = table["total_s"].sum() + started

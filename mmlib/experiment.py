@@ -34,6 +34,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,7 @@ from .store import (RESULT_COLUMNS, UNDER_TRAINED, Record, cache_dir, cache_root
 from .train import TrainConfig, fit, resolve_device
 
 __all__ = ["PROFILES", "COLUMNS", "Experiment", "Record", "run", "run_all", "run_each", "records", "map_in_workers",
-           "default_workers", "summarize", "build_method", "train_method", "training_config", "budget", "check_budgets",
+           "default_workers", "usable_cores", "summarize", "build_method", "train_method", "training_config", "budget", "check_budgets",
            "validation_sets", "score_run", "trained", "under_trained", "UNDER_TRAINED", "cache_dir", "code_version"]
 
 COLUMNS = RESULT_COLUMNS
@@ -240,9 +241,7 @@ def _kept_run(experiment: Experiment, seed: int, use_cache: bool, cache: str) ->
     """One run of :func:`records`, in a worker: its record, trained and kept (record and weights) unless another
     process kept it meanwhile. ``cache`` is the caller's ``$MMLIB_CACHE``, which a worker started earlier may not
     have."""
-    previous = os.environ.get("MMLIB_CACHE")
-    os.environ["MMLIB_CACHE"] = cache
-    try:
+    with mock.patch.dict(os.environ, {"MMLIB_CACHE": cache}):
         if not use_cache:
             return _run_seed(experiment, seed)[0]
         key = experiment.key(seed)
@@ -253,11 +252,6 @@ def _kept_run(experiment: Experiment, seed: int, use_cache: bool, cache: str) ->
                 save_record(key, record)
                 save_weights(key, state)
         return record
-    finally:
-        if previous is None:
-            os.environ.pop("MMLIB_CACHE", None)
-        else:
-            os.environ["MMLIB_CACHE"] = previous
 
 
 def score_run(experiment: Experiment, seed: int, method, splits: Splits, history: list[dict]) -> Record:
@@ -301,8 +295,8 @@ def records(experiments, use_cache: bool = True, workers: int | None = None) -> 
     ``$MMLIB_WORKERS``, else one per CPU core, at most 8; one on a GPU; with one worker, in this process). Each
     run is kept (record and weights) by the process that trains it, under the run's lock
     (:func:`mmlib.store.exclusive`): two notebooks or scripts that need one run at the same time train it once.
-    Training is single-threaded (:class:`~mmlib.train.TrainConfig` ``threads``), so a run's numbers do not depend on where it ran, and the
-    models are small: two single-threaded runs side by side take about the time of one run on two threads.
+    Training is single-threaded (:class:`~mmlib.train.TrainConfig` ``threads``), so a run's numbers do not depend
+    on where it ran, and the models are small: two single-threaded runs side by side take about the time of one run on two threads.
     Experiments given together are compared: those on one dataset must share one budget (:func:`budget`), else
     nothing is trained and ValueError says which differ. Scripts that call this must guard their top level with
     ``if __name__ == "__main__":``, as for any :mod:`multiprocessing` program (notebooks need nothing)."""
@@ -333,8 +327,13 @@ def default_workers(device: str = "auto") -> int:
         return max(1, int(os.environ["MMLIB_WORKERS"]))
     if resolve_device(device).type != "cpu":
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(8, cores))
+    return max(1, min(8, usable_cores()))
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on: its affinity (a container's or a batch job's share), not the
+    machine's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def map_in_workers(function, *iterables, workers: int | None = None):

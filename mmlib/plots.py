@@ -74,7 +74,6 @@ def tsne(points, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
     at most N / 4. Computed once and kept (:func:`mmlib.trained.compute_once`, keyed on the points' values), since
     it takes tens of seconds: a rebuild reads it."""
     import sklearn
-    import torch
     from sklearn.manifold import TSNE
 
     from .trained import compute_once
@@ -83,5 +82,4 @@ def tsne(points, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
     settings = dict(n_components=2, perplexity=min(perplexity, len(points) // 4), init="pca", random_state=seed)
     embed = lambda: TSNE(**settings).fit_transform(points)  # noqa: E731
     # plots.py is outside the code version (mmlib.store.NOT_RESULTS): the settings and scikit-learn's version key it
-    determined_by = (torch.from_numpy(np.ascontiguousarray(points)), sorted(settings.items()), sklearn.__version__)
-    return compute_once("tsne", determined_by, embed)
+    return compute_once("tsne", (points, sorted(settings.items()), sklearn.__version__), embed)

@@ -17,6 +17,7 @@ import os
 import pickle
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -27,9 +28,10 @@ __all__ = ["fingerprint", "train_once", "compute_once"]
 
 
 def _update(digest, part) -> None:
-    if isinstance(part, torch.Tensor):
+    if isinstance(part, (torch.Tensor, np.ndarray)):  # by value: repr would cut a large array short
+        part = part.detach().cpu().contiguous().numpy() if isinstance(part, torch.Tensor) else np.ascontiguousarray(part)
         digest.update(f"{tuple(part.shape)}{part.dtype}".encode())
-        digest.update(part.detach().cpu().contiguous().numpy().tobytes())
+        digest.update(part.tobytes())
     elif isinstance(part, MultimodalDataset):
         _update(digest, (part.x, part.present, part.y, part.frame_mask))
     elif isinstance(part, dict):
@@ -45,7 +47,7 @@ def _update(digest, part) -> None:
 
 
 def fingerprint(*parts) -> str:
-    """A hash of ``parts``: tensors by their bytes, datasets by their arrays, dicts and sequences item by item,
+    """A hash of ``parts``: tensors and arrays by their bytes, datasets by their arrays, dicts and sequences item by item,
     anything else by its ``repr``."""
     digest = hashlib.sha256()
     for part in parts:

@@ -1,5 +1,6 @@
 """Sub-models trained once and kept (mmlib.trained): the same weights as training again, the caller's random
 stream untouched, and a new training whenever what determines it changes."""
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -57,6 +58,10 @@ def test_fingerprint_reads_tensor_values_and_structure():
     assert fingerprint(torch.zeros(3)) != fingerprint(torch.zeros(4))
     assert fingerprint({"a": torch.ones(2)}) != fingerprint({"b": torch.ones(2)})
     assert fingerprint((1, 2), None) == fingerprint((1, 2), None)
+    changed = np.zeros(5000)
+    changed[2500] = 1.0  # a value numpy's repr would elide
+    assert fingerprint(np.zeros(5000)) != fingerprint(changed)
+    assert fingerprint(np.zeros(5000)) == fingerprint(np.zeros(5000))
 
 
 def test_compute_once_computes_once_and_keys_on_what_determines_it():
@@ -87,11 +92,12 @@ def test_no_training_flag_stops_fit(monkeypatch):
 
 def test_two_processes_asking_for_one_value_compute_it_once(tmp_path):
     """Two notebooks built side by side that need one kept value: the second waits for the first, then reads."""
+    import os
     import subprocess
     import sys
 
     script = (
-        "import time, pathlib\n"
+        "import time\n"
         "from mmlib.trained import compute_once\n"
         "def compute():\n"
         f"    with open({str(tmp_path / 'calls')!r}, 'a') as handle: handle.write('x')\n"
@@ -99,7 +105,7 @@ def test_two_processes_asking_for_one_value_compute_it_once(tmp_path):
         "    return 42\n"
         "print(compute_once('shared', ('same',), compute))\n"
     )
-    env = {**__import__("os").environ, "MMLIB_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "MMLIB_CACHE": str(tmp_path / "cache")}
     processes = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
                  for _ in range(2)]
     outputs = [process.communicate(timeout=120)[0].strip() for process in processes]
