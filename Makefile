@@ -1,5 +1,6 @@
 # make book: build the reproducibility book into _build/html (profile quick by default)
 # make test: run the test suite (unit tests + every notebook executed at profile smoke)
+# make lab: JupyterLab on the notebooks, with this venv's kernel
 
 # Oversubscribed torch threads slow down by 5x to 100x on small machines.
 OMP_NUM_THREADS ?= 2
@@ -18,7 +19,10 @@ STAMP    = .venv/.installed
 # python3.11 when on PATH, else python3 (checked to be 3.11 below).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 
-.PHONY: venv mathjax data book test clean
+# extra JupyterLab options, e.g. LAB_FLAGS="--port=8890 --no-browser"
+LAB_FLAGS ?=
+
+.PHONY: venv mathjax data book test lab clean
 
 venv: $(STAMP)
 
@@ -26,7 +30,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv .venv
 	@$(PY) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"mmlib needs Python 3.11, .venv has {v[0]}.{v[1]}: remove .venv and set PYTHON=/path/to/python3.11")'
-	$(PY) -m pip install -e '.[book,test]'
+	$(PY) -m pip install -e '.[book,test,lab]'
 	@touch $@
 
 mathjax: $(MATHJAX)
@@ -48,6 +52,9 @@ book: venv mathjax data
 
 test: venv mathjax
 	$(PY) -m pytest
+
+lab: venv
+	$(PY) book/lab.py $(LAB_FLAGS)
 
 clean:
 	rm -rf _build .pytest_cache

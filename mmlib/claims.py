@@ -56,7 +56,7 @@ from scipy import stats
 from .store import UNDER_TRAINED, cache_root, under_trained
 
 __all__ = ["VERDICTS", "Verdict", "Claim", "Judged", "PaperEffect", "compare", "judge", "claims_table", "styled",
-           "show", "record", "ledger", "declared_in", "minimum_detectable_effect", "forest_plot", "holm"]
+           "show", "record", "ledger", "declared_in", "minimum_detectable_effect", "holm"]
 
 VERDICTS = ("supported", "contradicted", "inconclusive", "not tested")
 ALPHA = 0.05
@@ -567,32 +567,3 @@ def ledger(profile: str, declared: Sequence[Claim] = ()) -> pd.DataFrame:
         order = {claim.id: i for i, claim in enumerate(declared)}
         table = table.sort_values("id", key=lambda ids: ids.map(order), kind="stable")
     return table.reset_index(drop=True)
-
-
-def forest_plot(table: pd.DataFrame, ax=None, title: str | None = None, legend: bool = True):
-    """Our effect and 95% interval per claim (dots and bars, coloured by verdict) beside the paper's effect
-    (crosses), one row per tested claim, grouped by unit."""
-    import matplotlib.pyplot as plt
-
-    colours = {"supported": "tab:green", "contradicted": "tab:red", "inconclusive": "tab:olive",
-               "not tested": "grey"}
-    rows = table[pd.to_numeric(table["effect"], errors="coerce").notna()].reset_index(drop=True)
-    ax = ax or plt.subplots(figsize=(7.5, 0.28 * max(len(rows), 4) + 1.0))[1]
-    positions = np.arange(len(rows))[::-1]
-    for y, (_, row) in zip(positions, rows.iterrows()):
-        colour = colours.get(row["verdict"], "grey")
-        if pd.notna(row["low"]):
-            ax.plot([row["low"], row["high"]], [y, y], color=colour, lw=2)
-        ax.plot(row["effect"], y, "o", color=colour, ms=4)
-        if pd.notna(row["paper_effect"]):
-            ax.plot(row["paper_effect"], y, "x", color="black", ms=5)
-    ax.axvline(0, color="grey", lw=0.8, ls="--")
-    ax.set_yticks(positions, list(rows["id"]), fontsize=7)
-    ax.set_xlabel("effect: method minus comparator (in each claim's unit)")
-    handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=v) for v, c in colours.items() if v != "not tested"]
-    handles.append(plt.Line2D([], [], color="black", marker="x", lw=0, label="paper's effect"))
-    if legend:
-        ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    if title:
-        ax.set_title(title, fontsize=9)
-    return ax

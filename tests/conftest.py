@@ -8,10 +8,7 @@ from pathlib import Path
 
 import pytest
 
-# Oversubscribed torch threads slow down by 5x to 100x on small machines.
-os.environ.setdefault("OMP_NUM_THREADS", "2")
-# No progress bars in test logs.
-os.environ["MMLIB_QUIET"] = "1"
+# OMP_NUM_THREADS, MMLIB_QUIET and the notebooks' cache: see ../conftest.py
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "book"))
@@ -51,13 +48,14 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope="session")
-def built_book(tmp_path_factory):
+def built_book(tmp_path_factory, pytestconfig):
     """Execute every notebook at profile smoke and build the HTML with warnings as errors."""
     out = tmp_path_factory.mktemp("book")
     command = [sys.executable, str(ROOT / "book" / "build_book.py"),
                "--profile", "smoke", "--out", str(out), "--werror"]
-    # A private results cache: the notebooks really train here, rather than read a cache left by an earlier run.
-    env = {**os.environ, "MMLIB_CACHE": str(out / "cache")}
+    # The session's notebook cache, empty at first: the notebooks really train here, rather than read a cache left
+    # by an earlier run; nbval's executions of the same notebooks later in the session read these runs back.
+    env = {**os.environ, "MMLIB_CACHE": str(pytestconfig.mmlib_notebook_cache)}
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
     if result.returncode != 0:
         pytest.fail(f"Book build failed (exit {result.returncode}):\n"

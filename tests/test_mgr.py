@@ -137,17 +137,10 @@ def test_subset_logits_equal_forward_on_each_subset(name):
 
 
 def _chapter_modules():
-    """notebooks/mgr's grid.py and paper_claims.py, imported as the notebooks do (from their folder)."""
+    """notebooks/mgr's grid.py and paper_claims.py, imported as the notebooks do."""
     import importlib
-    import sys
-    from pathlib import Path
 
-    folder = str(Path(__file__).resolve().parent.parent / "notebooks" / "mgr")
-    sys.path.insert(0, folder)
-    try:
-        return importlib.import_module("grid"), importlib.import_module("paper_claims")
-    finally:
-        sys.path.remove(folder)
+    return importlib.import_module("notebooks.mgr.grid"), importlib.import_module("notebooks.mgr.paper_claims")
 
 
 def test_paper_claims_import_cheaply():

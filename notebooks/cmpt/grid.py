@@ -38,7 +38,6 @@ without proxy tokens on the same pre-trained encoders (``paper_claims.py``, ids 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
@@ -48,9 +47,8 @@ from mmlib.methods.cmpt import CMPT
 from mmlib.missing import SingleAbsence
 from mmlib.store import UNDER_TRAINED, Record, under_trained
 
-import paper_claims
+from . import paper_claims
 
-PAPER_RESULTS = Path(__file__).resolve().parents[2] / "book" / "paper_results"
 CLAIM_COLUMNS = ["method", "seed", "dataset", "condition", "metric", "value"]
 
 #: CMPT's recipe epochs (Table 5), given to every model of the chapter; the profile's cap still applies (smoke: 2)

@@ -42,11 +42,12 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-import paper_claims
 from mmlib import claims
 from mmlib.experiment import Experiment, check_budgets, records
 from mmlib.methods import METHODS
 from mmlib.store import Record
+
+from . import paper_claims
 
 BASELINES = ("concat", "dropout", "transformer")
 #: other chapters' methods join the comparison when they exist in mmlib

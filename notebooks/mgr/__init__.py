@@ -1,0 +1,1 @@
+"""MGR chapter: its experiment grid (`grid.py`) and its declared claims (`paper_claims.py`)."""
