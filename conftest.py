@@ -4,8 +4,9 @@ every notebook execution of the session.
 `pytest --nbval-lax notebooks/` (and `make test`, which collects notebooks/ after tests/) executes every notebook
 with nbval, each in a kernel started in its own folder:
 
-- at profile smoke: the parameters cells read their default profile from ``MMLIB_PROFILE``, set here unless the
-  caller set it;
+- at profile smoke: the parameters cells read their default profile from ``MMLIB_PROFILE``, which the kernels get
+  set to ``smoke`` whatever the caller's shell says;
+- with the threads and workers of a book build's kernels (``build_book.kernel_threads``);
 - in this interpreter (the venv's), whatever other `python3` kernel is registered (``--nbval-current-env``);
 - with ``notebooks/nbval_sanitize.cfg`` applied to the outputs compared (addresses, times, paths, progress bars);
 - the claims ledger last, after the notebooks that record its claims (as ``book/build_book.py`` orders them);
@@ -16,12 +17,17 @@ with nbval, each in a kernel started in its own folder:
 """
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "book"))  # build_book, for the tests and here
+
+from build_book import kernel_threads  # noqa: E402
+
 SANITIZE = ROOT / "notebooks" / "nbval_sanitize.cfg"
 LAST = ("claims_ledger.ipynb",)
 
@@ -29,13 +35,12 @@ LAST = ("claims_ledger.ipynb",)
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 # No progress bars in test logs.
 os.environ["MMLIB_QUIET"] = "1"
-os.environ.setdefault("MMLIB_PROFILE", "smoke")
 
 
 def pytest_configure(config):
     config.mmlib_notebook_cache = Path(tempfile.mkdtemp(prefix="mmlib-notebook-cache-"))
     if hasattr(config.option, "nbval_current_env"):  # nbval is installed (the `test` extra)
-        config.option.nbval_current_env = True
+        config.option.nbval_current_env = not config.option.nbval_kernel_name  # unless a kernel is named
         config.option.nbval_sanitize_with = config.option.nbval_sanitize_with or str(SANITIZE)
 
 
@@ -58,16 +63,19 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item):
-    """A notebook's kernel starts in the setup of its first cell: it inherits the session's notebook cache."""
+    """A notebook's kernel starts in the setup of its first cell and inherits this environment: the session's
+    notebook cache, profile smoke, and a book build kernel's threads."""
     if not is_notebook_cell(item):
         yield
         return
-    previous = os.environ.get("MMLIB_CACHE")
-    os.environ["MMLIB_CACHE"] = str(item.config.mmlib_notebook_cache)
+    kernel = {"MMLIB_CACHE": str(item.config.mmlib_notebook_cache), "MMLIB_PROFILE": "smoke", **kernel_threads()}
+    previous = {name: os.environ.get(name) for name in kernel}
+    os.environ.update(kernel)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop("MMLIB_CACHE", None)
-        else:
-            os.environ["MMLIB_CACHE"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

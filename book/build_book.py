@@ -3,8 +3,9 @@
     python book/build_book.py --profile quick|smoke|paper --out _build [--jobs N] [--werror]
 
 1. copy the book sources (_config.yml, _toc.yml, book/, notebooks/) to OUT/src;
-2. execute there every notebook listed in _toc.yml with papermill, in the notebook's folder,
-   injecting `profile` (and `data_dir` when MMLIB_DATA is set); the injected cell stays visible;
+2. execute there every notebook listed in _toc.yml with papermill, each kernel started in an empty
+   folder (OUT/cwd: a notebook that leaned on its working directory would fail here), injecting
+   `profile` (and `data_dir` when MMLIB_DATA is set); the injected cell stays visible;
    the claims ledger last, from the claims the others recorded in this build;
 3. run `jupyter-book build` on OUT/src with execution off (`-W` with --werror);
 4. copy MathJax from the npm package (`make mathjax`) into OUT/html/_static/mathjax, which
@@ -94,11 +95,25 @@ def write_kernelspec(jupyter_dir):
     (kernel_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
 
 
-def execute_notebook(notebook, profile, env):
-    """Run one notebook in place with papermill; returns (seconds, error message or None)."""
+def kernel_threads(jobs=None):
+    """The environment each notebook's kernel gets when ``jobs`` notebooks run at once (default: one per core):
+    the cores shared among them (``OMP_NUM_THREADS`` = cores // jobs), and as many runs trained side by side
+    (``MMLIB_WORKERS``, see mmlib.experiment.run_each; 1: the kernel trains its runs itself, with no worker
+    processes to start). More threads than cores would slow torch down several times over. nbval's kernels in a
+    test session get the same (../conftest.py), so that values kept under the thread count (the cost pages'
+    timings) are read back rather than measured again."""
+    from mmlib.experiment import usable_cores
+
+    share = str(max(1, usable_cores() // (jobs or usable_cores())))
+    return {"OMP_NUM_THREADS": share, "MMLIB_WORKERS": os.environ.get("MMLIB_WORKERS", share)}
+
+
+def execute_notebook(notebook, profile, env, cwd):
+    """Run one notebook in place with papermill, its kernel started in ``cwd``; returns (seconds, error message or
+    None)."""
     command = [
         sys.executable, "-m", "papermill", str(notebook), str(notebook),
-        "--kernel", KERNEL_NAME, "--cwd", str(notebook.parent), "--no-progress-bar",
+        "--kernel", KERNEL_NAME, "--cwd", str(cwd), "--no-progress-bar",
         "-p", "profile", profile,
     ]
     if os.environ.get("MMLIB_DATA"):
@@ -115,24 +130,17 @@ def execute_notebook(notebook, profile, env):
 
 
 def execute_notebooks(src, notebooks, profile, jobs):
-    env = dict(os.environ, JUPYTER_PATH=str(src.parent / "jupyter"))
+    env = dict(os.environ, JUPYTER_PATH=str(src.parent / "jupyter"), **kernel_threads(jobs))
     env.setdefault("MMLIB_QUIET", "1")  # training progress bars would end up in the pages
-    # the cores are shared among the notebooks executed at once: each kernel gets cores // jobs threads and trains
-    # that many runs side by side (mmlib.experiment.run_each); with one job per core (the default) every kernel is
-    # single-threaded and trains its runs itself, with no worker processes to start. More threads than cores
-    # would slow torch down several times over.
-    from mmlib.experiment import usable_cores
-
-    share = str(max(1, usable_cores() // jobs))
-    env["OMP_NUM_THREADS"] = share
-    env.setdefault("MMLIB_WORKERS", share)
     write_kernelspec(src.parent / "jupyter")
+    cwd = src.parent / "cwd"
+    cwd.mkdir(exist_ok=True)
     failures, seconds_taken = [], {}
     measured = json.loads(SECONDS.read_text()).get(profile, {}) if SECONDS.exists() else {}
     first = sorted((nb for nb in notebooks if nb not in LAST), key=lambda nb: -measured.get(nb, float("inf")))
     for batch in (first, [nb for nb in notebooks if nb in LAST]):
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(execute_notebook, src / nb, profile, env): nb for nb in batch}
+            futures = {pool.submit(execute_notebook, src / nb, profile, env, cwd): nb for nb in batch}
             for future in concurrent.futures.as_completed(futures):
                 notebook = futures[future]
                 seconds, error = future.result()

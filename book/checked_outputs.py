@@ -30,9 +30,10 @@ def store(executed_root: Path, notebooks: Path = ROOT / "notebooks") -> list[str
         marked = [cell for cell in nb.cells if checked(cell)]
         if not marked:
             continue
-        copy_path = executed_root / path.relative_to(ROOT)
+        name = path.relative_to(notebooks.parent)  # notebooks/<chapter>/<notebook>.ipynb
+        copy_path = executed_root / name
         if not copy_path.is_file():
-            raise SystemExit(f"{copy_path}: no executed copy of {path.relative_to(ROOT)}")
+            raise SystemExit(f"{copy_path}: no executed copy of {name}")
         executed = nbformat.read(copy_path, as_version=4)
         profile = executed.metadata.get("papermill", {}).get("parameters", {}).get("profile")
         if profile != "smoke":
@@ -46,7 +47,7 @@ def store(executed_root: Path, notebooks: Path = ROOT / "notebooks") -> list[str
         updates.append((path, nb))
     for path, nb in updates:
         nbformat.write(nb, path)
-    return [str(path.relative_to(ROOT)) for path, _ in updates]
+    return [str(path.relative_to(notebooks.parent)) for path, _ in updates]
 
 
 def main(argv=None) -> None:

@@ -3,7 +3,7 @@
     python book/lab.py [JupyterLab options, e.g. --port=8890 --no-browser]
 
 The notebooks run from their own folder, as in the book build, and can be run from any other
-(`notebooks.<chapter>` and `mmlib` find their grids, claims, paper results and data).
+(`mmbook.<chapter>` and `mmlib` find their grids, claims, paper results and data).
 """
 import os
 import sys
@@ -17,7 +17,8 @@ JUPYTER_DIR = ROOT / ".cache" / "jupyter"
 
 def main(options: list[str]) -> None:
     write_kernelspec(JUPYTER_DIR)
-    env = dict(os.environ, JUPYTER_PATH=str(JUPYTER_DIR))
+    search = [str(JUPYTER_DIR), *filter(None, [os.environ.get("JUPYTER_PATH")])]  # ours first, then the caller's
+    env = dict(os.environ, JUPYTER_PATH=os.pathsep.join(search))
     command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT / 'notebooks'}", *options]
     os.execve(sys.executable, command, env)  # the server takes this process's place: Ctrl-C and signals reach it
 

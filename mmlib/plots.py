@@ -8,6 +8,8 @@ drawn side by side by :func:`embeddings`.
 """
 from __future__ import annotations
 
+import inspect
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -206,8 +208,9 @@ def embed(points, method: str = "tsne", seed: int = 0, perplexity: float = 30.0,
             return umap.UMAP(**settings).fit_transform(points)
     else:
         raise ValueError(f"unknown embedding {method!r}: 'tsne' or 'umap'")
-    # plots.py is outside the code version (mmlib.store.NOT_RESULTS): the settings and the package's version key it
-    return compute_once(method, (points, sorted(settings.items()), version), compute)
+    # plots.py is outside the code version (mmlib.store.NOT_RESULTS): the settings, the package's version and this
+    # function's own code key it
+    return compute_once(method, (points, sorted(settings.items()), version, inspect.getsource(embed)), compute)
 
 
 def embeddings(points, hue, style=None, seed: int = 0, axes=None, title: str | None = None, hue_title: str = "group",

@@ -3,4 +3,4 @@ import importlib
 
 
 def paper_claims(chapter: str):
-    return importlib.import_module(f"notebooks.{chapter}.paper_claims")
+    return importlib.import_module(f"mmbook.{chapter}.paper_claims")

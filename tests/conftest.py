@@ -11,9 +11,8 @@ import pytest
 # OMP_NUM_THREADS, MMLIB_QUIET and the notebooks' cache: see ../conftest.py
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "book"))
 
-from build_book import toc_files, toc_notebooks  # noqa: E402
+from build_book import toc_files, toc_notebooks  # noqa: E402  (book/ is on sys.path: ../conftest.py)
 
 TOC = ROOT / "_toc.yml"
 

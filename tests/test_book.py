@@ -68,6 +68,7 @@ def chromium(width=1300, height=900):
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
     try:
         driver.set_page_load_timeout(60)
+        driver.set_script_timeout(60)  # above WAIT_FOR_PAGE_JS's own 30 s, so that its message is what fails
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
         yield driver
@@ -218,3 +219,27 @@ def test_no_page_cuts_anything_off(built_book):
     assert not found, (f"{len(found)} page(s) cut something off at 1300 px (screenshots in {screenshots}):\n"
                        + "\n".join(f"  {page}: {problem}" for page, problems in found.items()
                                    for problem in problems))
+
+
+CONTROL_PAGE = """<!DOCTYPE html><html><body><article class="bd-article" style="width: 600px">
+<table><caption>too wide</caption><tr><td style="min-width: 900px">x</td></tr></table>
+<div style="overflow-x: auto"><table><caption>scrolls</caption><tr><td style="min-width: 900px">x</td></tr></table></div>
+<mjx-container display="true" style="display: block"><span style="display: inline-block; width: 900px">E = mc^2</span></mjx-container>
+<img src="missing.png" alt="missing">
+</article></body></html>"""
+
+
+@needs_chromium
+def test_the_measure_catches_what_is_cut_off(tmp_path):
+    """A positive control for the rule above, on a page made to fail it: a table wider than the column, a wide display
+    equation and an image that does not load are reported; a wide table in a box with a scroll bar is not."""
+    (tmp_path / "control.html").write_text(CONTROL_PAGE)
+    found = pages_cut_off(tmp_path, ["control.md", "absent.md"], tmp_path / "screenshots")
+    problems = found[Path("control.md")]
+    assert any('table "too wide"' in p and "no scroll bar" in p for p in problems), problems
+    assert any('equation "E = mc^2"' in p for p in problems), problems
+    assert any("missing.png did not load" in p for p in problems), problems
+    assert not any("scrolls" in p for p in problems), problems
+    assert len(problems) == 3, problems
+    assert found[Path("absent.md")] == ["no HTML page"]
+    assert (tmp_path / "screenshots" / "control.png").stat().st_size > 0

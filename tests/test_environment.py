@@ -25,9 +25,16 @@ def pins(requirements: list[str]) -> dict[str, str]:
     for requirement in requirements:
         match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.+\-]+)", requirement.strip())
         assert match, f"{requirement!r} is not pinned to one version (name==version)"
+        assert match[1].lower() not in found, f"{match[1]} is listed twice"
         found[match[1].lower()] = match[2]
     return found
 
 
 def test_every_requirement_is_pinned_alike_in_pyproject_and_environment_yml():
     assert pins(pyproject_requirements()) == pins(conda_pip_requirements())
+
+
+def test_the_python_version_is_the_same():
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+    assert requires == ">=3.11,<3.12" and "python=3.11" in conda

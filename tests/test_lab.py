@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts a server: not a unit test
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,9 +26,21 @@ def get_json(url: str):
         return json.load(response)
 
 
+def stop(server: subprocess.Popen) -> None:
+    """Stop `make lab` and the server it started (one process group), if still running."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
 def test_make_lab_serves_the_notebooks_with_the_venv_kernel(tmp_path):
     port, token = free_port(), "mmlib-test-token"
-    flags = f"--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token}"
+    # port_retries=0: on the chosen port or not at all (otherwise a taken port sends it silently to another)
+    flags = f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}"
     if os.geteuid() == 0:  # containers and CI machines: JupyterLab refuses root unless told
         flags += " --allow-root"
     # a home of its own: the server writes its runtime files there, and no user kernel or setting leaks in
@@ -42,6 +56,7 @@ def test_make_lab_serves_the_notebooks_with_the_venv_kernel(tmp_path):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
+                    stop(server)  # first: reading a running server's output would wait forever
                     pytest.fail(f"JupyterLab did not answer on port {port}:\n{server.stdout.read()[-3000:]}")
                 time.sleep(0.5)
         with urllib.request.urlopen(f"{base}/lab?token={token}", timeout=5) as response:
@@ -53,12 +68,6 @@ def test_make_lab_serves_the_notebooks_with_the_venv_kernel(tmp_path):
         assert python3["display_name"] == "Python 3 (mmlib)", "the notebooks' kernel is not the venv's"
         assert Path(python3["argv"][0]).parent.parent.resolve() == (ROOT / ".venv").resolve()
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+        stop(server)
     with pytest.raises(OSError):
         get_json(f"{base}/api/status?token={token}")

@@ -140,7 +140,7 @@ def _chapter_modules():
     """notebooks/mgr's grid.py and paper_claims.py, imported as the notebooks do."""
     import importlib
 
-    return importlib.import_module("notebooks.mgr.grid"), importlib.import_module("notebooks.mgr.paper_claims")
+    return importlib.import_module("mmbook.mgr.grid"), importlib.import_module("mmbook.mgr.paper_claims")
 
 
 def test_paper_claims_import_cheaply():

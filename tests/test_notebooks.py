@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from build_book import kernel_threads  # book/ is on sys.path: ../conftest.py
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,13 +54,14 @@ RERUN = ["dream/02_intra_modal.ipynb", "cmpt/01_missing_in_training.ipynb", "mgr
 def test_papermill_reruns_from_any_folder(built_book, pytestconfig, notebook, where, tmp_path):
     """`papermill notebooks/<chapter>/<notebook> out.ipynb -p profile smoke` from the repository root, and with the
     notebook's full path from a folder outside it: the chapter's grid, its claims and the paper's numbers are found
-    through their package (`notebooks.<chapter>`) and `mmlib`, not through the working directory. Reads the runs
+    through their package (`mmbook.<chapter>`) and `mmlib`, not through the working directory. Reads the runs
     the book build trained (the session's notebook cache)."""
     cwd = ROOT if where == "repository root" else tmp_path
+    (tmp_path / "notebooks").mkdir()  # as in a reader's own project: it must not stand in for the book's
     source = Path("notebooks", notebook) if cwd == ROOT else ROOT / "notebooks" / notebook
     out = tmp_path / "out.ipynb"
     command = [sys.executable, "-m", "papermill", str(source), str(out), "-p", "profile", "smoke", "--no-progress-bar"]
-    env = {**os.environ, "MMLIB_CACHE": str(pytestconfig.mmlib_notebook_cache)}
+    env = {**os.environ, "MMLIB_CACHE": str(pytestconfig.mmlib_notebook_cache), **kernel_threads()}
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"papermill {notebook} from the {where} failed:\n{result.stderr[-3000:]}"
     nb = nbformat.read(out, as_version=4)
