@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["PALETTE", "VERDICT_COLOURS", "house_style", "palette", "seed_bars", "seed_lines", "subset_scores",
            "presence_picture", "convergence", "forest", "embed", "embeddings"]
@@ -78,6 +79,8 @@ def seed_lines(data: pd.DataFrame, x: str, y: str = "value", hue: str | None = N
                  errorbar="sd", err_style="band" if band else "bars", err_kws={} if band else {"capsize": 3},
                  marker="o", markersize=5, legend=legend and hue is not None, ax=ax,
                  **({} if label is None else {"label": label}))
+    if pd.api.types.is_integer_dtype(data[x]):  # epochs, counts: no ticks between whole numbers
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if ax.get_legend() is not None:
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), title=None, fontsize=8)
     return ax
