@@ -8,7 +8,7 @@ import torch
 
 from mmlib.data.core import Batch
 from mmlib.methods import METHODS, make_method
-from mmlib.methods.dream import ModuleAttention, blind_dataset, soft_mask_weights
+from mmlib.methods.dream import EnhancementLayer, ModuleAttention, blind_dataset, soft_mask_weights
 from mmlib.shapley import subsets
 from mmlib.train import TrainConfig, fit, predict
 
@@ -160,6 +160,29 @@ def test_module_attention_matches_separate_attentions():
         keys = states[:, context[m, k]].flatten(1, 2)
         expected, _ = attention(states[:, m], keys, keys)
         assert torch.allclose(out[:, m, k], expected, atol=1e-5), (m, k)
+
+
+@pytest.mark.parametrize("num_modalities", [2, 3, 4])
+def test_enhancement_contexts_are_eq_7_and_8(num_modalities):
+    """The context of each enhancement module (Eq. 7-8): module (m, m) attends over Z_g, every modality; module
+    (m, k), k != m, over Z_k = [x_m, x_k] exactly. Checked on the mask the layer builds, and on what the modules
+    compute: changing modality j's tokens changes module (m, k)'s output if and only if j is in its context."""
+    torch.manual_seed(0)
+    layer = EnhancementLayer(num_modalities, d_model=8, num_heads=2, dropout=0.0)
+    everything = set(range(num_modalities))
+    for m, k in itertools.product(range(num_modalities), repeat=2):
+        seen = {j for j in range(num_modalities) if layer.context[m, k, j]}
+        assert seen == (everything if k == m else {m, k}), (m, k, seen)
+
+    states = torch.randn(2, num_modalities, 3, 8)
+    before = layer.attention(states, layer.context)
+    for j in range(num_modalities):
+        changed = states.clone()
+        changed[:, j] += torch.randn_like(changed[:, j])
+        after = layer.attention(changed, layer.context)
+        for m, k in itertools.product(range(num_modalities), repeat=2):
+            moved = not torch.allclose(after[:, m, k], before[:, m, k], atol=1e-6)
+            assert moved == bool(layer.context[m, k, j]), (m, k, j)
 
 
 def brute_force_scores(predict_fn, batch, num_modalities):
