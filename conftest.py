@@ -26,10 +26,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "book"))  # build_book, for the tests and here
 
-from build_book import kernel_threads  # noqa: E402
+from build_book import LAST, kernel_threads  # noqa: E402
 
 SANITIZE = ROOT / "notebooks" / "nbval_sanitize.cfg"
-LAST = ("claims_ledger.ipynb",)
 
 # Oversubscribed torch threads slow down by 5x to 100x on small machines.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -58,7 +57,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if is_notebook_cell(item):
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: is_notebook_cell(item) and item.path.name in LAST)
+    items.sort(key=lambda item: is_notebook_cell(item) and item.path.relative_to(ROOT).as_posix() in LAST)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+from build_book import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 MARKER = "# NBVAL_CHECK_OUTPUT"
 
 

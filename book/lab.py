@@ -2,12 +2,11 @@
 
     python book/lab.py [JupyterLab options, e.g. --port=8890 --no-browser]
 
-The notebooks run from their own folder, as in the book build, and can be run from any other
-(`mmbook.<chapter>` and `mmlib` find their grids, claims, paper results and data).
+JupyterLab starts each kernel in its notebook's folder; any other folder would do as well (`mmbook.<chapter>`
+and `mmlib` find the grids, claims, paper results and data).
 """
 import os
 import sys
-from pathlib import Path
 
 from build_book import ROOT, write_kernelspec
 
