@@ -285,8 +285,11 @@ class DREAM(MultimodalMethod):
     # ------------------------------------------------------------------------------------------------ training
     def prepare(self, train, val, config: TrainConfig) -> None:
         """Pre-train the backbone on the blind training split (annotation-free, as DREAM itself), then freeze it.
-        A backbone that is frozen already has been pre-trained: it is kept as it is."""
+        A backbone that is frozen already has been pre-trained: it is kept as it is. Sets ``pretrained_here``:
+        whether this call trained the backbone (False when it was frozen already or read back from the cache), so
+        that a timing of this call can tell a training from a load."""
         backbone = self.backbone
+        self.pretrained_here = False
         if not any(parameter.requires_grad for parameter in backbone.parameters()):
             return
         epochs = self.backbone_epochs or min(backbone.recipe.epochs, config.epochs)
@@ -297,9 +300,9 @@ class DREAM(MultimodalMethod):
         blind = BlindBackbone(backbone, self.scores.coalitions, dropout)
         train, val = blind_dataset(train), None if val is None else blind_dataset(val)
         # the ablations and variants of one grid share the pre-trained backbone (mmlib.trained)
-        train_once(backbone, f"dream-backbone-{type(backbone).__name__}",
-                   (train, val, dropout, self.scores.coalitions, backbone_config),
-                   lambda: fit(blind, train, val, backbone_config))
+        self.pretrained_here = train_once(backbone, f"dream-backbone-{type(backbone).__name__}",
+                                          (train, val, dropout, self.scores.coalitions, backbone_config),
+                                          lambda: fit(blind, train, val, backbone_config))
         for parameter in backbone.parameters():
             parameter.requires_grad_(False)
         backbone.eval()
