@@ -8,7 +8,8 @@ import torch
 from mmlib.data.core import make_dataset
 from mmlib.methods import make_method
 from mmlib.methods.maps import missing_case
-from mmlib.methods.mgr import INSERTIONS, Refinement, distance_correlation, keep_count, redistribution_matrix
+from mmlib.methods.mgr import (INSERTIONS, Refinement, distance_correlation, keep_count, redistribute,
+                               redistribution_matrix)
 from mmlib.train import TrainConfig, fit, predict
 from toydata import weak_signal
 
@@ -83,6 +84,46 @@ def test_redistribution_links_only_biased_to_kept_tokens():
     _, info = Refinement(16, 4, 3, 0.5)(torch.randn(3, 8, 16), torch.ones(3, 3, dtype=torch.bool))
     mask = (~info["kept"]).unsqueeze(2) & info["kept"].unsqueeze(1)
     assert torch.equal(info["adjacency"] != 0, mask & (info["correlations"] != 0))
+
+
+def test_eq_12_carries_biased_tokens_to_kept_ones():
+    """Eq. 12 reads A_ji: a kept token i receives from a biased token j, never the other way round."""
+    correlations = torch.zeros(1, 3, 3)
+    correlations[0, 1, 0] = 1.0  # token 1 attends to token 0
+    kept = torch.tensor([[True, False, True]])  # token 1 is biased, tokens 0 and 2 kept
+    adjacency = redistribution_matrix(correlations, kept)
+    enhanced = torch.zeros(1, 3, 4)
+    enhanced[0, 1] = torch.tensor([1.0, 2.0, 3.0, 4.0])  # only the biased token carries anything
+    zero, identity = torch.nn.Linear(4, 4, bias=False), torch.nn.Linear(4, 4, bias=False)
+    torch.nn.init.zeros_(zero.weight)
+    with torch.no_grad():
+        identity.weight.copy_(torch.eye(4))
+    z = redistribute(enhanced, adjacency, zero, identity)
+    assert torch.allclose(z[0, 0], torch.nn.functional.gelu(enhanced[0, 1]))  # kept token 0 received it
+    assert torch.equal(z[0, 1], torch.zeros(4)) and torch.equal(z[0, 2], torch.zeros(4))
+    # reversed, a kept token's features never reach the biased token
+    enhanced = torch.zeros(1, 3, 4)
+    enhanced[0, 0] = 1.0
+    assert torch.equal(redistribute(enhanced, adjacency, zero, identity)[0, 1], torch.zeros(4))
+
+
+def test_eq_3_adds_unimodal_tokens_to_available_modalities_only():
+    """Eq. 3: h_e^i = h^i + alpha_u h_u^i if i is available, h^i if absent. Changing modality i's unimodal
+    transformer changes the representation of samples that have i, and not of samples that lack it."""
+    dataset = toy(n=16)
+    present = torch.ones(16, 3, dtype=torch.bool)
+    present[:8, 1] = False  # the first half lacks modality 1
+    batch = dataset.with_missing(present).batch()
+    torch.manual_seed(0)
+    method = make_method("mgr", dataset.spec, d_model=16).eval()
+    name = dataset.spec.modality_names[1]
+    with torch.no_grad():
+        before = method.represent(method.encode(batch), batch.present)[0]
+        for parameter in method.unimodal[name].parameters():
+            parameter.add_(torch.randn_like(parameter))
+        after = method.represent(method.encode(batch), batch.present)[0]
+    assert torch.allclose(before[:8], after[:8], atol=1e-6)
+    assert not torch.allclose(before[8:], after[8:], atol=1e-3)
 
 
 def test_missing_case_reads_presence_bits():

@@ -25,8 +25,9 @@ Where the paper leaves a choice open, the choice made here:
   N tokens and keys and values from h_p (the N tokens and the prompt), so r has N rows; e (Eq. 8) is the
   attention among the N tokens (the prompt's column left out). Each refinement iteration has its own weights and
   prompts and reads the previous iteration's output (the first reads h_e of Eq. 3), after a LayerNorm.
-- Eq. 9's correlation score sums e over its *rows*, i.e. a token's score is the attention it receives from all
-  tokens: the row sums of a softmax are all 1 and could not rank anything.
+- Eq. 9's correlation score is the paper's own sum, xi_e = Tanh(sum_i e_i): the sum of the rows e_i of e, a
+  vector whose entry j is the attention token j receives from all N tokens (the column sum). e's rows do not sum to 1
+  here (the prompt's column is left out of e), and they are not what is summed.
 - Eq. 10 keeps ``max(1, round(rho * n))`` of the n current tokens, so L_T iterations keep about rho^L_T N.
 - ArgSort has no gradient, so, as in top-k graph pooling (Gao and Ji 2019; SAGPool), the kept tokens are
   multiplied by their score xi: this is how f_Psi and alpha_f's feature ranking learn.
@@ -79,6 +80,13 @@ def distance_correlation(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-9) ->
 def keep_count(num_tokens: int, keep_ratio: float) -> int:
     """Eq. 10: how many of ``num_tokens`` tokens the top-rho selection keeps."""
     return max(1, int(round(keep_ratio * num_tokens)))
+
+
+def redistribute(enhanced: torch.Tensor, adjacency: torch.Tensor, self_weight: nn.Module,
+                 neighbour_weight: nn.Module) -> torch.Tensor:
+    """Eq. 12: z_i = sigma(r_i W_c1 + sum_j r_j W_c2 A_ji), sigma = GELU (B x N x d). A_ji is non-zero only for a
+    biased token j and a kept token i (Eq. 11), so information flows from the biased tokens to the kept ones."""
+    return F.gelu(self_weight(enhanced) + adjacency.transpose(1, 2) @ neighbour_weight(enhanced))
 
 
 def redistribution_matrix(correlations: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
@@ -152,14 +160,15 @@ class Refinement(nn.Module):
         attention = torch.softmax(q @ k.transpose(-1, -2) / (d / self.num_heads) ** 0.5, -1)  # a_i, Eq. 7
         enhanced = self.out((self.dropout(attention) @ v).transpose(1, 2).flatten(2))  # r, Eq. 7
         correlations = attention.mean(1)[:, :, :n]  # e, Eq. 8 (among the n tokens)
-        # Eq. 9: feature-level and correlation-level rankings (attention a token receives)
+        # Eq. 9: feature-level and correlation-level rankings; sum_i e_i, the sum of e's rows, is per token the
+        # attention it receives
         scores = self.alpha_f * torch.tanh(self.rank(enhanced).squeeze(-1)) \
             + (1 - self.alpha_f) * torch.tanh(correlations.sum(1))
         order = scores.topk(keep_count(n, self.keep_ratio), dim=1).indices.sort(1).values  # idx_u, Eq. 10
         kept = torch.zeros(batch, n, dtype=torch.bool, device=h.device).scatter_(1, order, True)
         adjacency = redistribution_matrix(correlations, kept)  # Eq. 11
         # Eq. 12: z_i = sigma(r_i W_c1 + sum_j r_j W_c2 A_ji); only kept tokens i receive, from biased tokens j
-        refined = F.gelu(self.self_weight(enhanced) + adjacency.transpose(1, 2) @ self.neighbour_weight(enhanced))
+        refined = redistribute(enhanced, adjacency, self.self_weight, self.neighbour_weight)
         gather = order.unsqueeze(-1).expand(-1, -1, d)
         refined = refined.gather(1, gather) * scores.gather(1, order).unsqueeze(-1)  # top-k pooling gate
         return refined, {"scores": scores, "kept": kept, "adjacency": adjacency, "correlations": correlations}
