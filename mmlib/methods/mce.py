@@ -18,8 +18,10 @@ E_pos, which thereby doubles as the mask token of an absent modality; then the f
 
 Where the paper leaves a choice open, the choice made here:
 
-- Fusion: ``concat`` (the default) concatenates the M completed features and decodes with a two-layer MLP, as the
-  paper does on IEMOCAP and AudiovisionMNIST ("embeddings are concatenated ... two FC layers"); ``mean`` averages
+- Fusion: ``concat`` (the default) concatenates the M completed features and decodes with a two-layer MLP (FC,
+  GELU, dropout, FC): the paper's AudiovisionMNIST decoder ("a FC layer with ReLU activation, followed by another FC
+  layer"), with the library's GELU. The paper's IEMOCAP decoder is deeper (two FC layers with ReLU and batch
+  normalisation, then an FC); it is not built here, every dataset gets the same decoder; ``mean`` averages
   them. Both read the reconstruction module's output, so the fusion is swappable without touching MCE's losses.
 - Eq. 15 is implemented by :class:`mmlib.nn.Block` (self-attention and FFN with residuals, pre-norm), one layer;
   the paper's equation prints no residual around the attention and no normalisation; a pre-norm block is the
