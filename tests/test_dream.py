@@ -99,11 +99,64 @@ def test_dream_source_never_mentions_the_batchs_present():
 
 
 def test_soft_mask_reduces_to_softmax_when_pss_is_zero():
-    weights = torch.randn(5, 3)
+    weights = torch.softmax(torch.randn(5, 3), -1)  # the preliminary weights w: a distribution over modalities
     assert torch.allclose(soft_mask_weights(weights, torch.zeros(5, 3)), torch.softmax(weights, -1))
     pss = torch.tensor([[1.0, 0.0, 0.5]])
     expected = torch.softmax(weights[:1] * torch.tensor([[2.0, 1.0, 1.5]]), -1)
     assert torch.allclose(soft_mask_weights(weights[:1], pss), expected)
+    with pytest.raises(ValueError, match="w >= 0"):  # on negative w the mask would favour zero-PSS modalities
+        soft_mask_weights(-weights, pss)
+
+
+def fused_weights_of(method, batch, pss):
+    """The weights w' that DREAM's fusion actually applies (Eq. 11), read back from its output H = sum_i w'_i h_i
+    and the modality-aware representations h_i (captured from the module), by least squares."""
+    captured = {}
+    handle = method.aware_norm.register_forward_hook(lambda module, args, out: captured.update(h=out.mean(2)))
+    try:
+        with torch.no_grad():
+            _, features, _ = method.fuse(method.encode(batch), pss)
+    finally:
+        handle.remove()
+    h = captured["h"]  # B x M x d
+    return torch.linalg.lstsq(h.transpose(1, 2), features.unsqueeze(-1)).solution.squeeze(-1)  # B x M
+
+
+@pytest.mark.parametrize("bias", [-3.0, 0.0, 3.0])
+def test_soft_mask_down_weights_a_zero_pss_modality_whatever_the_sign_of_the_linear_output(bias):
+    """Section 3.5: the influence of zero-PSS (missing or reconstructed) modalities is down-weighted by Eq. 10. With
+    the linear layer's raw output as w (our code until issue 16) a negative output flipped the mask: a missing
+    modality got the largest fusion weight. Here the linear layer gives every modality the same output (``bias``),
+    so the mask alone decides: the zero-PSS modality must get the smallest weight in the fused representation."""
+    dataset = toy(n=6)
+    method = small_dream(dataset.spec).eval()
+    with torch.no_grad():
+        method.weight_head.weight.zero_()
+        method.weight_head.bias.fill_(bias)
+    pss = torch.tensor([[0.0, 1.0, 0.5]]).expand(6, -1)
+    applied = fused_weights_of(method, dataset.batch(), pss)
+    assert torch.allclose(applied.sum(1), torch.ones(6), atol=1e-4)
+    assert (applied[:, 0] < applied[:, 1:].min(1).values - 0.05).all()
+    assert (applied[:, 0] < 1 / 3).all()
+
+
+def test_soft_mask_never_raises_a_zero_pss_modality_above_its_unmasked_weight():
+    """For any trained-looking linear layer (random, large, signs mixed): a zero-PSS modality's w' is at most what
+    it gets without the PSS (softmax of the same w), and the fusion applies w' (not some other weighting)."""
+    dataset = toy(n=16)
+    torch.manual_seed(0)
+    method = small_dream(dataset.spec).eval()
+    with torch.no_grad():
+        method.weight_head.weight.normal_(0, 3.0)
+        method.weight_head.bias.normal_(0, 3.0)
+    batch = dataset.batch()
+    pss = torch.tensor([[0.0, 1.0, 0.5], [0.0, 0.0, 1.0], [0.5, 0.0, 0.0], [1.0, 0.5, 0.5]]).repeat(4, 1)
+    _, _, w = method.fuse(method.encode(batch), pss)
+    assert (w >= 0).all() and torch.allclose(w.sum(1), torch.ones(16))
+    applied = fused_weights_of(method, batch, pss)
+    assert torch.allclose(applied, soft_mask_weights(w, pss), atol=1e-4)
+    unmasked = torch.softmax(w, -1)
+    assert (applied[pss == 0] <= unmasked[pss == 0] + 1e-5).all()
 
 
 def test_enhancement_repeats_d_times_and_touches_only_zero_pss_modalities():

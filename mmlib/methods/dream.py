@@ -17,9 +17,26 @@ Three modules on top of a frozen, pre-trained backbone that predicts from any mo
    "w/o dynamic enhancement": every modality is reconstructed.
 
 3. **Modality-aware Masked Fusion Module** (section 3.5, Eq. 10-13). Each modality attends over all modalities
-   (h_i, pooled); a linear layer on [h_1..h_M] predicts weights w; w' = softmax(w * (PSS + 1)) (Eq. 10);
-   H = sum_i w'_i h_i (Eq. 11); a linear layer gives the logits. The loss adds lambda * KL(PAS || w) (Eq. 12-13).
-   ``masked_fusion=False`` is the ablation "w/o MMFM": w' = softmax(w) and no distillation.
+   (h_i, pooled); a linear layer on [h_1..h_M] predicts the preliminary fusion weights w, a distribution over the
+   modalities (a softmax of the layer's output: Eq. 12 takes a KL divergence of w, and section 3.5 reweights "the
+   preliminary fusion weights"); w' = softmax(w * (PSS + 1)) (Eq. 10); H = sum_i w'_i h_i (Eq. 11); a linear layer
+   gives the logits. The loss adds lambda * KL(PAS || w) (Eq. 12-13). ``masked_fusion=False`` is the ablation
+   "w/o MMFM": w' = w and no distillation.
+
+   Why w is a distribution, not the linear layer's raw output: Eq. 10 multiplies w by PSS + 1 >= 1 so that "the
+   influence of generated modalities [PSS = 0] should be down-weighted during fusion" (section 3.5). That holds only
+   for w >= 0: a negative raw weight multiplied by PSS + 1 drops, and the mask would then *raise* the weight of the
+   zero-PSS modality, e.g. the one missing from the input. Until issue 16 we applied Eq. 10 to the raw output, and
+   a missing modality could take most of the fusion weight. With w a distribution a zero-PSS modality's w' is never
+   above softmax(w)_i, and below that of any modality with PSS > 0 and as large a w (:func:`soft_mask_weights`).
+   The price of this reading: w in [0, 1] times PSS + 1 <= 2 spans at most 2, so w' ranges over a factor e^2 at most.
+
+**Trained on complete data** (the method as specified, not changed here). A modality missing at test has PSS = 0 and
+is always routed through the enhancement modules (Eq. 5-9), which are trained only on the modalities whose PSS is
+zero in training, with no reconstruction loss of their own (the paper gives none). On complete data where every
+modality shifts the backbone's prediction, such samples are rare and the modules barely train; the chapter's
+notebook on Table 1 measures that share and what the enhancement of a zero-filled modality costs then (a test-time
+switch: ``method.enhance = nn.ModuleList()`` on a trained model is D = 0).
 
 **No missing-modality annotations.** ``forward`` never reads ``batch.present`` (nor ``batch.frame_mask``, which
 intra-modal masking edits): it sees the zero-filled inputs ``batch.x`` only (appendix A.2). Coalitions are DREAM's
@@ -45,8 +62,10 @@ measures how often it is not).
 
 Choices the paper leaves open, and ours:
 
-- PAS enters the KL as a distribution through a softmax over modalities; the KL is KL(softmax(PAS) || softmax(w))
-  on the preliminary weights w. lambda = 0.1 (no value given).
+- The preliminary weights w are a softmax of a linear layer's output (the paper: "a linear projection layer to
+  predict a preliminary weight matrix w"; the softmax makes them the non-negative weights Eq. 10 reweights and the
+  distribution Eq. 12 compares). PAS enters the KL as a distribution through a softmax over modalities: the KL is
+  KL(softmax(PAS) || w). lambda = 0.1 (no value given).
 - Cross-modal attention: multi-head (4 heads) with no residual inside (Eq. 9 adds the residual once). Every target
   modality m has its own attention for the global context and one per partner k (M x M attentions per repetition);
   a repetition updates only the targets, so a partner enters as its current (possibly reconstructed) state.
@@ -81,7 +100,12 @@ __all__ = ["DREAM", "ModuleAttention", "ContributionScores", "BlindBackbone", "s
 
 
 def soft_mask_weights(weights: torch.Tensor, pss: torch.Tensor) -> torch.Tensor:
-    """Eq. 10: w' = softmax(w * (PSS + 1)) over modalities (B x M)."""
+    """Eq. 10: w' = softmax(w * (PSS + 1)) over modalities (B x M), w the preliminary fusion weights: a distribution
+    over the modalities (non-negative), so that multiplying by PSS + 1 >= 1 can only favour the modalities that shift
+    the prediction, never a zero-PSS (missing or reconstructed) one (section 3.5)."""
+    if (weights < 0).any():
+        raise ValueError("Eq. 10 takes the preliminary fusion weights w >= 0 (a distribution over the modalities); "
+                         "on negative weights the PSS mask would raise the weight of zero-PSS modalities")
     return torch.softmax(weights * (pss + 1), -1)
 
 
@@ -331,14 +355,18 @@ class DREAM(MultimodalMethod):
 
     def fuse(self, tokens: dict[str, torch.Tensor], pss: torch.Tensor):
         """Sections 3.4-3.5 from DREAM's tokens and the per-sample PSS (B x M). DREAM takes no presence matrix: its
-        fusion is conditioned on the PSS instead. Returns logits, fused features H and preliminary weights w."""
+        fusion is conditioned on the PSS instead. Returns logits, fused features H and the preliminary weights w (a
+        distribution over modalities, B x M; :meth:`fusion_weights` turns them into the final w')."""
         states = self.enhanced_states(tokens, pss)
         aware = self.aware_norm(states + self.aware(states, self.everything)[:, :, 0])
         h = aware.mean(2)  # B x M x d: modality-aware representations h_i
-        weights = self.weight_head(h.flatten(1))  # preliminary weights w
-        fused_weights = soft_mask_weights(weights, pss) if self.masked_fusion else torch.softmax(weights, -1)
-        features = (fused_weights.unsqueeze(-1) * h).sum(1)  # Eq. 11
+        weights = torch.softmax(self.weight_head(h.flatten(1)), -1)  # preliminary fusion weights w (a distribution)
+        features = (self.fusion_weights(weights, pss).unsqueeze(-1) * h).sum(1)  # Eq. 11
         return self.head(features), features, weights
+
+    def fusion_weights(self, weights: torch.Tensor, pss: torch.Tensor) -> torch.Tensor:
+        """The final fusion weights w' from the preliminary ones w (B x M): Eq. 10, or w itself without MMFM."""
+        return soft_mask_weights(weights, pss) if self.masked_fusion else weights
 
     def forward(self, batch: Batch) -> MethodOutput:
         pss, pas, _ = self.scores(batch, with_accuracy=self.training and self.masked_fusion)
@@ -347,8 +375,8 @@ class DREAM(MultimodalMethod):
         losses = {}
         if pas is not None and self.distill_weight > 0:  # Eq. 12-13
             target = torch.softmax(pas, -1)
-            losses["distillation"] = self.distill_weight * F.kl_div(torch.log_softmax(weights, -1), target,
-                                                                    reduction="batchmean")
+            log_weights = torch.log(weights.clamp_min(torch.finfo(weights.dtype).tiny))
+            losses["distillation"] = self.distill_weight * F.kl_div(log_weights, target, reduction="batchmean")
         return MethodOutput(logits, losses, features, tokens)
 
     @torch.no_grad()

@@ -204,6 +204,55 @@ def intra_modal(common: dict) -> dict[str, list[Experiment]]:
     return grid
 
 
+#: a modality missing at test after training on complete data, on a two-modality set (CUB: image and text, ten
+#: classes): DREAM, its variants and the two baselines nearest its backbone, under one budget
+PROBE_DATASET = "cub"
+PROBE_MODELS = ("concat", "dropout", "DREAM", "w/o dynamic enhancement", "DREAM + modality dropout")
+NO_ENHANCEMENT = "DREAM, no enhancement at test"
+
+
+def missing_at_test(common: dict) -> dict[str, list[Experiment]]:
+    """The probe's models, trained on CUB's complete training split, scored on every subset of its test split."""
+    return {label: [dream(PROBE_DATASET, label, common) if label in VARIANTS else baseline(PROBE_DATASET, label, common)]
+            for label in PROBE_MODELS}
+
+
+def without_enhancement(experiment: Experiment, seed: int) -> pd.DataFrame:
+    """The trained DREAM of a run scored like the run (its test protocols, its mask seed) with the enhancement
+    switched off at test only (D = 0: every modality keeps its encoder's tokens): rows of
+    ``seed, dataset, protocol, condition, metric, value``."""
+    from torch import nn
+
+    from mmlib.evaluate import evaluate
+    from mmlib.experiment import trained
+    from mmlib.missing import parse_protocol
+
+    method, splits, _ = trained(experiment, seed)
+    method.enhance = nn.ModuleList()
+    mask_seed = seed if experiment.mask_seed is None else experiment.mask_seed
+    rows = [row for protocol in experiment.test_protocols
+            for row in evaluate(method, splits.test, parse_protocol(protocol, splits.spec), seed=mask_seed,
+                                device=next(method.parameters()).device)]
+    return pd.DataFrame(rows).assign(seed=seed, dataset=experiment.dataset)
+
+
+def pss_zero_share(experiment: Experiment, seed: int) -> pd.Series:
+    """Per modality, the share of the (complete) training samples whose PSS is zero under the run's trained
+    DREAM: the samples on which the enhancement of that modality trains (section 3.4)."""
+    import torch
+
+    from mmlib.experiment import trained
+
+    method, splits, _ = trained(experiment, seed)
+    device = next(method.parameters()).device
+    zero = []
+    with torch.no_grad():
+        for batch in splits.train.batches(512):
+            pss, _, _ = method.scores(batch.to(device), with_accuracy=False)
+            zero.append((pss == 0).cpu())
+    return pd.Series(torch.cat(zero).float().mean(0).numpy(), index=list(splits.spec.modality_names))
+
+
 def figures_4_5(common: dict) -> tuple[dict[str, list[Experiment]], dict[str, list[Experiment]]]:
     """Figure 4's grid (DREAM, its ablations and two baselines) and Figure 5's (DREAM on each backbone), one
     comparison on MOSI under heterogeneous missingness."""
