@@ -162,13 +162,20 @@ def test_training_beats_chance():
 
 def test_table6_and_the_parameter_count_name_every_comparator_of_their_table():
     module = paper_claims("cmpt")
-    # Table 6 against every baseline of its table, not the weaker one; the parameter count against the no-proxy
-    # ablation too
-    assert set(module.BY_ID["cmpt.table6"].comparators()) == {"transformer", "dropout"}
-    assert set(module.NO_PROXY) <= set(module.BY_ID["cmpt.fewest_parameters"].comparators())
+    # Tables 1 and 6 against every baseline of the book (all run in notebook 01), not the weaker one; the parameter
+    # count against the no-proxy ablation too
+    for claim_id in ("cmpt.table1", "cmpt.table6"):
+        assert set(module.BY_ID[claim_id].comparators()) == set(module.BASELINES)
+        assert module.BY_ID[claim_id].datasets == ("cub",)
+        on_avletters = module.BY_ID[f"{claim_id}_avletters"]
+        assert set(on_avletters.comparators()) == set(module.BASELINES) and on_avletters.datasets == ("avletters",)
+        assert module.BY_ID[f"{claim_id}_avletters_same_encoders"].comparators() == [module.SAME_ENCODERS_TRAINING]
+    # the parameter count against the baselines only: the no-proxy ablation is CMPT minus its proxies, fewer by
+    # construction, so a verdict against it could not come out the other way (the notebook shows its count instead)
+    assert set(module.BY_ID["cmpt.fewest_parameters"].comparators()) == set(module.BASELINES)
 
 
-def test_the_fewest_parameters_claim_is_contradicted_by_the_no_proxy_ablation():
+def test_the_fewest_parameters_claim_can_come_out_either_way():
     import pandas as pd
     from mmlib.claims import judge
 
@@ -180,5 +187,11 @@ def test_the_fewest_parameters_claim_is_contradicted_by_the_no_proxy_ablation():
     rows = [dict(method=label, seed=seed, dataset="toy", condition="all", metric="learnable parameters",
                  value=parameter_counts(make_method(name, spec, **options))["learnable"])
             for label, (name, options) in models.items() for seed in range(5)]
-    judged = judge(module.BY_ID["cmpt.fewest_parameters"], pd.DataFrame(rows))
-    assert judged.verdict.verdict == "contradicted" and judged.verdict.comparator in module.NO_PROXY
+    table = pd.DataFrame(rows)
+    counts = table.groupby("method").value.first()
+    assert counts["modality dropout"] < counts["CMPT"] < min(counts[m] for m in module.BASELINES)
+    assert judge(module.BY_ID["cmpt.fewest_parameters"], table).verdict.verdict == "supported"
+    # a baseline with fewer learnable parameters than CMPT contradicts it
+    fewer = table.assign(value=table.value.where(table.method != "concat", counts["CMPT"] // 2))
+    judged = judge(module.BY_ID["cmpt.fewest_parameters"], fewer)
+    assert judged.verdict.verdict == "contradicted" and judged.verdict.comparator == "concat"

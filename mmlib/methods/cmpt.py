@@ -14,7 +14,10 @@ Choices the paper leaves open, and ours:
   encoders exist for our stand-in features, so each encoder (embedding layer + ``num_layers`` transformer blocks
   + class token) is pre-trained here, on the training split's samples that have that modality, as a unimodal
   classifier, then frozen. The weights are cached under ``<cache>/models`` keyed on the dataset, the data actually
-  used, the encoder configuration, the seed and the code version (:func:`pretrained_encoder_state`).
+  used, the encoder configuration, the seed and the code version (:func:`pretrained_encoder_state`). With
+  ``pretrain_source`` (a name in :data:`mmlib.data.spare.SOURCES`), a modality the source holds data for is
+  pre-trained on that data instead, disjoint from every split (AV-MNIST's spare MNIST digits for its image encoder),
+  90% to fit and 10% to keep the best epoch; the other modalities still on the training split.
 - **Attention blocks** have separate ``q``, ``k``, ``v`` and ``out`` linear layers (not ``mmlib.nn.Block``'s fused
   ``qkv``) so that each projection gets its own rank-1 adapter; the adapters come from ``peft``.
 - **More than two modalities (our extension).** The paper stops at two. We keep *one proxy per ordered pair*:
@@ -44,6 +47,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..data.core import DatasetSpec
 from ..missing import ModalityDropout
 from ..nn import make_encoder, mlp
 from ..train import TrainConfig, fit
@@ -51,7 +55,8 @@ from ..trained import train_once
 from .base import MethodOutput, MultimodalMethod
 from .registry import register
 
-__all__ = ["CMPT", "TokenEncoder", "pretrained_encoder_state", "parameter_counts"]
+__all__ = ["CMPT", "TokenEncoder", "pretrained_encoder_state", "parameter_counts", "tokens_of", "linear_map",
+           "proxy_fidelity"]
 
 LORA_TARGETS = ["q", "k", "v", "out"]
 
@@ -176,7 +181,8 @@ class CMPT(MultimodalMethod):
     def __init__(self, spec, d_model: int = 64, num_tokens: int | None = 4, dropout: float = 0.1,
                  num_layers: int = 1, num_heads: int = 4, lora_rank: int = 1, lora_alpha: float = 1.0,
                  lora_dropout: float = 0.1, align_weight: float = 0.2, use_cmpt: bool = True,
-                 modality_dropout: float | None = 0.5, pretrain: bool = True, pretrain_epochs: int = 20):
+                 modality_dropout: float | None = 0.5, pretrain: bool = True, pretrain_epochs: int = 20,
+                 pretrain_source: str | None = None):
         super().__init__(spec, d_model, num_tokens, dropout)
         self.encoder_options = dict(d_model=d_model, num_tokens=num_tokens, num_layers=num_layers,
                                     num_heads=num_heads, dropout=dropout)
@@ -200,6 +206,7 @@ class CMPT(MultimodalMethod):
         self.align_weight = align_weight
         self.modality_dropout = modality_dropout
         self.pretrain, self.pretrain_epochs = pretrain, pretrain_epochs
+        self.pretrain_source = pretrain_source
 
     def prepare(self, train, val, config: TrainConfig) -> None:
         """Pre-train (or load) each modality's encoder and load it under the LoRA adapters; switch on modality
@@ -214,9 +221,29 @@ class CMPT(MultimodalMethod):
                                   device=config.device, progress=config.progress)
         device = next(self.parameters()).device
         for modality in self.spec.modalities:
-            state = pretrained_encoder_state(modality, self.spec, train, val, self.encoder_options, pretraining)
+            external = self._external_splits(modality) if self.pretrain_source else None
+            fit_on, keep_on, spec = external if external is not None else (train, val, self.spec)
+            state = pretrained_encoder_state(modality, spec, fit_on, keep_on, self.encoder_options, pretraining)
             self._load_frozen(self.encoders[modality.name], state)
         self.to(device)
+
+    def _external_splits(self, modality):
+        """``pretrain_source``'s data for ``modality`` as (fit, keep, spec) one-modality datasets, 90% / 10% by class
+        (seed 0), or None when the source holds none for it."""
+        from ..data.core import DataError, MultimodalDataset, stratified_split
+        from ..data.spare import pretraining_data
+
+        found = pretraining_data(self.pretrain_source, modality.name)
+        if found is None:
+            return None
+        inputs, labels = found
+        if tuple(inputs.shape[1:]) != tuple(modality.shape):
+            raise DataError(f"pre-training source {self.pretrain_source!r}: {modality.name} inputs of shape "
+                            f"{tuple(inputs.shape[1:])}, but {self.spec.name!r} has {tuple(modality.shape)}")
+        spec = DatasetSpec(f"{self.spec.name}+{self.pretrain_source}", (modality,), self.spec.num_classes)
+        whole = MultimodalDataset(spec, {modality.name: inputs}, labels)
+        fit_index, keep_index = stratified_split(labels.numpy(), [0.9, 0.1], seed=0)
+        return whole.subset(fit_index), whole.subset(keep_index), spec
 
     @staticmethod
     def _load_frozen(encoder: nn.Module, state: dict[str, torch.Tensor]) -> None:
@@ -279,3 +306,80 @@ class CMPT(MultimodalMethod):
         logits, features = self.fuse(tokens, batch.present)
         losses = {"align": self.align_weight * self.alignment_loss(tokens, batch.present)} if self.use_cmpt else {}
         return MethodOutput(logits, losses, features, tokens)  # Eq. 7: the loop adds the task loss
+
+
+# ------------------------------------------------------------------------------------- the premise, measured
+@torch.no_grad()
+def tokens_of(method: CMPT, dataset, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """A trained CMPT's class tokens (N x M x d) and proxies (N x M x (M-1) x d) on every sample of ``dataset``, in
+    evaluation mode. Each encoder sees only its own modality, so a proxy does not depend on whether the modality it
+    stands for is present: these are the tokens the gate (Eq. 5) would use."""
+    if not method.use_cmpt:
+        raise ValueError("a CMPT model without proxy tokens (use_cmpt=False) has no proxies to measure")
+    method.eval()
+    device = next(method.parameters()).device
+    parts = [method.class_and_proxy_tokens(method.encode(batch.to(device))) for batch in dataset.batches(batch_size)]
+    return torch.cat([c for c, _ in parts]).cpu(), torch.cat([p for _, p in parts]).cpu()
+
+
+def linear_map(source: torch.Tensor, target: torch.Tensor, ridge: float = 0.0):
+    """The affine least-squares map from ``source`` (N x d) to ``target`` (N x e), ridge-regularised by ``ridge``
+    times the mean eigenvalue of the centred source's Gram matrix (so that ``ridge`` does not depend on the tokens'
+    scale; 0: plain least squares). Returns a function of new sources."""
+    source, target = source.double(), target.double()
+    source_mean, target_mean = source.mean(0), target.mean(0)
+    centred = source - source_mean
+    gram = centred.T @ centred
+    penalty = ridge * gram.diagonal().mean() * torch.eye(gram.shape[0], dtype=gram.dtype)
+    weight = torch.linalg.lstsq(gram + penalty, centred.T @ (target - target_mean)).solution
+    return lambda new: ((new.double() - source_mean) @ weight + target_mean).float()
+
+
+#: the ridge strengths :func:`proxy_fidelity` chooses from, on the validation split: from plain least squares to a
+#: map so shrunk that it is nearly the training mean
+RIDGES = (0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+
+
+def _mse(estimate: torch.Tensor, target: torch.Tensor) -> float:
+    return float(((estimate - target) ** 2).mean())  # over samples and dimensions, as Eq. 4's MSE
+
+
+def _cosine(estimate: torch.Tensor, target: torch.Tensor) -> float:
+    return float(F.cosine_similarity(estimate, target, dim=-1).mean())
+
+
+def proxy_fidelity(method: CMPT, train, val, test, ridges=RIDGES):
+    """CMPT's premise, measured: how close each proxy CMPT_{i->j} comes, on ``test``, to the class token of the
+    modality j it stands for (section 3.2: the proxy "approximates the class token of the other modality"), against
+    two references computed from ``train`` with no proxy at all:
+
+    - ``training mean``: the mean class token of j over the training split (what a constant stand-in achieves);
+    - ``linear regression``: an affine map from the *present* modality's class token to j's, fitted by ridge least
+      squares on the training split, its ridge strength (from ``ridges``) chosen on ``val`` by MSE.
+
+    Each is scored on the samples holding both i and j (fitted likewise) by the mean per-sample cosine similarity
+    and the MSE of Eq. 4. Returns a tidy table: ``present`` (i), ``stands_for`` (j), ``reference`` (``proxy`` and
+    the two above), ``metric`` (``cosine``, ``mse``) and ``value``."""
+    import pandas as pd
+
+    names = method.spec.modality_names
+    tokens = {name: tokens_of(method, part) for name, part in (("train", train), ("val", val), ("test", test))}
+    present = {"train": train.present, "val": val.present, "test": test.present}
+    rows = []
+    for i, source in enumerate(names):
+        for j, target in enumerate(names):
+            if i == j:
+                continue
+            both = {part: present[part][:, i] & present[part][:, j] for part in present}
+            cls = {part: tokens[part][0][both[part]] for part in tokens}
+            real = cls["test"][:, j]
+            maps = {ridge: linear_map(cls["train"][:, i], cls["train"][:, j], ridge) for ridge in ridges}
+            best = min(maps, key=lambda ridge: _mse(maps[ridge](cls["val"][:, i]), cls["val"][:, j]))
+            estimates = {"proxy": tokens["test"][1][both["test"]][:, i, method.other(i, j)],
+                         "training mean": cls["train"][:, j].mean(0).expand_as(real),
+                         "linear regression": maps[best](cls["test"][:, i])}
+            rows += [dict(present=source, stands_for=target, reference=reference, metric=metric,
+                          value=score(estimate, real))
+                     for reference, estimate in estimates.items()
+                     for metric, score in (("cosine", _cosine), ("mse", _mse))]
+    return pd.DataFrame(rows)
