@@ -227,17 +227,23 @@ def without_enhancement(experiment: Experiment, seed: int) -> pd.DataFrame:
     ``seed, dataset, protocol, condition, metric, value``."""
     from torch import nn
 
-    from mmlib.evaluate import evaluate
     from mmlib.experiment import trained
-    from mmlib.missing import parse_protocol
 
     method, splits, _ = trained(experiment, seed)
     method.enhance = nn.ModuleList()
+    return pd.DataFrame(scored_like_run(method, splits, experiment, seed)).assign(seed=seed, dataset=experiment.dataset)
+
+
+def scored_like_run(model, splits, experiment: Experiment, seed: int) -> list[dict]:
+    """Rows of :func:`mmlib.evaluate.evaluate` for ``model`` on the run's test split, under each of the experiment's
+    test protocols with the run's mask seed: a model other than the run's scored as the run was."""
+    from mmlib.evaluate import evaluate
+    from mmlib.missing import parse_protocol
+
     mask_seed = seed if experiment.mask_seed is None else experiment.mask_seed
-    rows = [row for protocol in experiment.test_protocols
-            for row in evaluate(method, splits.test, parse_protocol(protocol, splits.spec), seed=mask_seed,
-                                device=next(method.parameters()).device)]
-    return pd.DataFrame(rows).assign(seed=seed, dataset=experiment.dataset)
+    return [row for protocol in experiment.test_protocols
+            for row in evaluate(model, splits.test, parse_protocol(protocol, splits.spec), seed=mask_seed,
+                                device=next(model.parameters()).device)]
 
 
 def pss_zero_share(experiment: Experiment, seed: int) -> pd.Series:
