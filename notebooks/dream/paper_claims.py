@@ -17,14 +17,20 @@ This module imports only :mod:`mmlib.claims`, so that the claims ledger can read
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from mmlib.claims import Claim, PaperEffect
 
 PAPER = "DREAM"
 
-#: every other model of our Table 1 (notebook 01): the book's baselines and the other chapters' methods.
-#: "DREAM + modality dropout" is DREAM itself with another training regime, not a competitor.
-TABLE1_COMPARATORS = ("concat", "dropout", "transformer", "cmpt", "mgr", "mce", "mmp")
+#: the other models of our Table 1 (notebook 01), in two groups judged in rows of their own: the book's baselines,
+#: which stand in for the paper's competitors and run at every profile, and the other chapters' methods, a comparison
+#: across papers that Table 1 runs at smoke and paper (at quick they would take more than the chapter's 8 minutes
+#: on the 2-core CPU; Figure 3 still runs them at quick). The split was made for the CPU budget, before any number at
+#: the new grouping was seen. "DREAM + modality dropout" is DREAM itself with another training regime, not a competitor.
+TABLE1_BASELINES = ("concat", "dropout", "transformer")
+OTHER_CHAPTERS = ("cmpt", "mgr", "mce", "mmp")
+TABLE1_COMPARATORS = TABLE1_BASELINES + OTHER_CHAPTERS
 #: the paper's own competitors in Table 1 (for the paper's effect: DREAM minus the best of them)
 PAPER_TABLE1 = ("CubeMLP", "CorrKD", "TransM", "SMIL", "GCNet", "MLPMM", "MSPs")
 #: Figure 3 compares "all the methods": every other model of our Table 1 (the grid runs them at quick and paper)
@@ -61,8 +67,18 @@ TIME_MARGIN = math.log(2.0)
 COMPETITIVE_MARGIN = 0.02
 
 _TABLE1 = dict(file="dream_table1.csv", method="DREAM", comparator=PAPER_TABLE1, value="f1_weighted", scale=0.01)
-_TABLE1_NOTE = ("MOSI only (MOSEI and IEMOCAP are not available); the comparators are every other model of our "
-                "Table 1, standing in for the paper's seven")
+_TABLE1_NOTE = ("MOSI only (MOSEI and IEMOCAP are not available); the comparators are the book's baselines, standing "
+                "in for the paper's seven")
+_OTHER_NOTE = ("MOSI only; the comparators are the other chapters' methods, trained under DREAM's budget (not "
+               "competitors of the paper: a comparison across the book's papers)")
+
+def _against_other_chapters(claim: Claim) -> Claim:
+    """The twin of a Table 1 claim judged against the other chapters' methods instead of the book's baselines. The
+    paper's evidence stays (its claim is against every competitor); its effect is left out, since the paper compares
+    DREAM with none of these methods."""
+    return replace(claim, id=f"{claim.id}_other_methods", comparator=OTHER_CHAPTERS, paper_effect=None,
+                   note=_OTHER_NOTE + claim.note.removeprefix(_TABLE1_NOTE))
+
 
 CLAIMS = [
     # ---------------------------------------------------------------- Table 1 (notebook 01)
@@ -71,14 +87,14 @@ CLAIMS = [
           "(inter-modal missingness).",
           "Table 1, MOSI Avg.: DREAM 73.79 against 72.91 for MSPs, the best of 7 baselines (also best on MOSEI and "
           "IEMOCAP)",
-          method="DREAM", comparator=TABLE1_COMPARATORS, metric="f1_weighted", datasets=("mosi",),
+          method="DREAM", comparator=TABLE1_BASELINES, metric="f1_weighted", datasets=("mosi",),
           conditions=INCOMPLETE,
           paper_effect=PaperEffect(**_TABLE1, where={"dataset": "MOSI", "condition": "avg"}),
           notebook="dream/01_inter_modal.ipynb", note=_TABLE1_NOTE),
     Claim("dream.table1_complete", PAPER, "4.2 Q1, Table 1",
           "DREAM is also the best with every modality present ({l,a,v}; marked in bold in Table 1).",
           "Table 1, MOSI {l,a,v}: DREAM 82.88, the highest of 8 models",
-          method="DREAM", comparator=TABLE1_COMPARATORS, metric="f1_weighted", datasets=("mosi",),
+          method="DREAM", comparator=TABLE1_BASELINES, metric="f1_weighted", datasets=("mosi",),
           conditions=COMPLETE,
           paper_effect=PaperEffect(**_TABLE1, where={"dataset": "MOSI", "condition": "text+audio+video"}),
           notebook="dream/01_inter_modal.ipynb", note=_TABLE1_NOTE),
@@ -104,7 +120,7 @@ CLAIMS = [
           "modalities are available.",
           "Table 1: IEMOCAP {a}: +11.04 over MSPs; on MOSI DREAM is the best on {v} (69.49) but second to last on "
           "{a} (59.61)",
-          method="DREAM", comparator=TABLE1_COMPARATORS, metric="f1_weighted", datasets=("mosi",), conditions=WEAK,
+          method="DREAM", comparator=TABLE1_BASELINES, metric="f1_weighted", datasets=("mosi",), conditions=WEAK,
           paper_effect=PaperEffect(**_TABLE1, where={"dataset": "MOSI", "condition": list(WEAK)}),
           notebook="dream/01_inter_modal.ipynb",
           note=_TABLE1_NOTE + "; 'strong' read as beating each of them on the mean of {a} and {v}"),
@@ -211,3 +227,6 @@ CLAIMS = [
                "modality has PSS = 0 by construction): absent modalities get PSS = 0 more often than present ones, "
                "over Table 1's subset conditions, backbone pre-trained on the complete training split"),
 ]
+#: every Table 1 claim against the book's baselines has a twin against the other chapters' methods, right after it
+CLAIMS = [twin for claim in CLAIMS for twin in
+          ((claim, _against_other_chapters(claim)) if claim.comparator == TABLE1_BASELINES else (claim,))]
