@@ -120,6 +120,30 @@ def test_the_two_imagination_losses_by_hand():
     assert output.losses["forward"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_the_cycle_target_is_detached():
+    """L_cycle = MSE(h'', h.detach()) (``feat_fusion_miss.detach()``): with h' cut off from h (the forward CRA's
+    transition zeroed), L_cycle sends no gradient to the encoders."""
+    dataset = toy(n=6)
+    method = small(dataset.spec, dropout=0.0).train()
+    zero_(method.imagination.transition)
+    method(dataset.batch()).losses["cycle"].backward()
+    grads = [p.grad for p in method.encoders.parameters()]
+    assert all(g is None or not g.any() for g in grads)
+    assert any(p.grad is not None and p.grad.any() for p in method.cycle.parameters())
+
+
+def test_the_mce_authors_run_trains_no_teacher(monkeypatch):
+    import mmlib.methods.mmin as mmin_module
+
+    monkeypatch.setattr(mmin_module, "fit", lambda *args: pytest.fail("a teacher was trained"))
+    dataset = toy(n=32)
+    method = small(dataset.spec, **MCE_CODE)
+    method.prepare(dataset, None, TrainConfig(epochs=1, progress=False))
+    present = dataset.present.clone()
+    present[::2, 0] = False
+    assert torch.equal(method.condition(present), present)  # the data's own pattern, no other condition
+
+
 def test_the_classifier_never_reads_a_missing_modality():
     """The imagination targets come from the dropped modalities' real inputs, but the prediction and the cycle do
     not: a dropped modality's input moves L_forward only; a modality absent from the data moves nothing."""
