@@ -203,6 +203,8 @@ def test_prepare_pretrains_the_teacher_freezes_it_and_copies_its_encoders(monkey
 def test_bad_conditions_are_a_clear_error():
     with pytest.raises(ValueError, match="conditions"):
         make_method("mmin", toy(n=4).spec, conditions="six")
+    with pytest.raises(ValueError, match="forward_weight=0"):
+        make_method("mmin", toy(n=4).spec, conditions="data")  # nothing dropped: no forward target
 
 
 def test_mmin_beats_the_majority_class_on_mosi_at_smoke():

@@ -39,7 +39,8 @@ every step, under a condition drawn uniformly among the 2^k - 2 proper non-empty
 modalities (MMIN's six for a complete sample; a sample with one modality keeps it). Only the modalities dropped
 this way have a teacher target; a modality absent from the data has none, and its positions are left out of the
 forward loss. ``conditions="data"`` trains on the data's own pattern, as the MCE authors' runs of MMIN do
-(``train_miss.py`` sets ``missing_index`` from the rates' pattern, no other condition).
+(``train_miss.py`` sets ``missing_index`` from the rates' pattern, no other condition); nothing available is
+dropped then, so the forward loss has no target and must be off (``forward_weight=0``).
 
 **The teacher** (``load_pretrained_encoder``, ``scripts/CAP_utt_fusion.sh``): MMIN pre-trains a full-modality
 "utterance fusion" model (the concatenated encoder outputs into an MLP classifier) whose frozen encoders give the
@@ -66,9 +67,11 @@ Choices where the code or this library leaves one open:
   no dropout in the CRA; classifier (128, 128) with dropout 0.5; forward weight 4, cycle weight 2. Encoder width is
   the library's ``d_model`` (the chapter's), not MMIN's 128 per modality.
 - Recipe (``CAP_mmin.sh``): Adam, lr 2e-4, weight decay 1e-5, batch 128, 60 epochs, gradient clipping at 1.0. MMIN
-  keeps lr for 30 epochs and decays it linearly to 0 over 30 more; the library's loop has no such schedule and
-  keeps lr constant. Selection: the authors' ``train_miss.py`` keeps the epoch of best validation macro-F1; here,
-  the library's rule (best validation accuracy under the experiment's protocol), as for every compared model.
+  keeps lr for 30 epochs and decays it linearly to 0 over 30 more, and runs Adam with beta1 = 0.5
+  (``opts/train_opts.py``); the library's loop has neither (lr constant, torch's betas (0.9, 0.999)). The MCE
+  authors train MCE on IEMOCAP with the same lr, weight decay, batch and epochs (``IEMOCAP_MCE.sh``). Selection:
+  the authors' ``train_miss.py`` keeps the epoch of best validation macro-F1; here, the library's rule (best
+  validation accuracy under the experiment's protocol), as for every compared model.
 """
 from __future__ import annotations
 
@@ -161,6 +164,9 @@ class MMIN(MultimodalMethod):
                  init_from_teacher: bool = True, share_weight: bool = False, teacher_epochs: int | None = None):
         if conditions not in CONDITIONS:
             raise ValueError(f"conditions must be one of {CONDITIONS}, got {conditions!r}")
+        if conditions == "data" and forward_weight > 0:
+            raise ValueError("with conditions='data' no available modality is dropped, so forward imagination has no "
+                             "target (the data's missing modalities have none): use forward_weight=0 (MCE_CODE)")
         # the teacher first, so that its initial weights do not depend on MMIN's own options (variants share it)
         teacher = make_method("concat", spec, d_model=d_model, num_tokens=num_tokens, dropout=dropout)
         super().__init__(spec, d_model, num_tokens, dropout)
