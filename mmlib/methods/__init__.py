@@ -6,6 +6,7 @@ from . import dream  # noqa: F401
 from . import maps  # noqa: F401  (MGR's prompt baseline)
 from . import mce  # noqa: F401
 from . import mgr  # noqa: F401
+from . import mmin  # noqa: F401  (MCE's Table 5 comparator)
 from . import mmp  # noqa: F401  (also transformer_dropout, mmp_lp, mmp_lp_align)
 from .base import MethodOutput, MultimodalMethod
 from .registry import METHODS, make_method, register
