@@ -172,7 +172,11 @@ class Chapter:
             text = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
         else:
             text = f"{epochs} epochs"
-        return f"{text}, in batches of {self.training('mosi')['batch_size']}, AdamW at lr {self.lr:g}"
+        batch = self.training("mosi")["batch_size"]
+        other = {d: self.training(d)["batch_size"] for d in self.main_datasets}
+        other = [f"{DATASET_NAMES.get(d, d)} {b}" for d, b in other.items() if b != batch]
+        return (f"{text}, in batches of {batch}" + (f" ({', '.join(other)})" if other else "")
+                + f", AdamW at lr {self.lr:g}")
 
     # ---------------------------------------------------------------------------------------------- the grids
 
