@@ -47,8 +47,9 @@ dataset.
 **Learning rate.** The paper fine-tunes a pre-trained ViLT with AdamW at lr 1e-4; here the backbone is trained from
 scratch, at 2e-3 (quick: batches of 128, few epochs) or 1e-3 (paper, MGR's recipe). The choice is checked
 (:meth:`Chapter.lr_grid`, shown in ``01_main_tables``): MGR and the transformer at both rates, with the same epochs,
-on every dataset of Table 1 at kappa 0.7, judged by :mod:`mmlib.claims`; the notebook says, from the numbers of each
-build, whether the chapter's rate is the better one.
+on the datasets of :attr:`Chapter.lr_datasets` (every dataset of Table 1 at paper; the vector sets at smoke and quick,
+for the CPU budget) at kappa 0.7, judged by :mod:`mmlib.claims`; the notebook says, from the numbers of each build,
+whether the chapter's rate is the better one.
 
 **Tokens.** MGR ranks and redistributes tokens; on the vector sets a token is a slice of an MLP output, so Table 1
 also runs, at every profile, on AVLetters, real frame sequences, with the encoders' own tokens: one per lip frame
@@ -98,7 +99,7 @@ DATASET_NAMES = {"mosi": "MOSI", "scene15": "Scene-15", "avletters": "AVLetters"
 FRAME_TOKENS = {"avletters": 40, "avmnist": 25}
 #: the paper's learning rate (AdamW, fine-tuning a pre-trained ViLT), checked against the chapter's (Chapter.lr_grid)
 PAPER_LR = 1e-4
-#: where the learning rate is checked: every dataset of Table 1 at this kappa, MGR and the model it builds on, over
+#: where the learning rate is checked: the datasets of Chapter.lr_datasets at this kappa, MGR and the model it builds on, over
 #: the absence seeds with the first training seed
 LR_CHECK = dict(kappa=0.7, methods=("transformer", "mgr"))
 
@@ -245,10 +246,10 @@ class Chapter:
                 for dataset, kappa in self.ablation_settings for name, options in self.ablation_variants().items()]
 
     def lr_settings(self) -> list[dict]:
-        """The learning-rate check: MGR and the transformer it builds on, on every dataset of Table 1 at kappa
-        ``LR_CHECK["kappa"]``, over the absence seeds with the first training seed, at the chapter's lr (Table 1's
-        own runs, read from the cache) and at the paper's 1e-4. Every dataset, so that where the check is made is not
-        chosen after its numbers are seen."""
+        """The learning-rate check: MGR and the transformer it builds on, on the datasets of :attr:`lr_datasets` at
+        kappa ``LR_CHECK["kappa"]``, over the absence seeds with the first training seed, at the chapter's lr (Table
+        1's own runs, read from the cache) and at the paper's 1e-4. Every vector set of Table 1 (every dataset at
+        paper), so that where the check is made is not chosen after its numbers are seen."""
         return [dict(dataset=dataset, method=method, kappa=LR_CHECK["kappa"], lr=lr, seeds=self.train_seeds[:1])
                 for dataset in self.lr_datasets for lr in self.lrs for method in LR_CHECK["methods"]]
 
