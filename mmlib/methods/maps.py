@@ -45,8 +45,8 @@ class MissingAwarePrompts(TransformerFusion):
 
     def __init__(self, spec, d_model: int = 64, num_tokens=None, dropout: float = 0.1, num_layers: int = 2,
                  num_heads: int = 4, prompt_length: int = 4, prompt_layers: int | None = None,
-                 insertion: str = "input"):
-        super().__init__(spec, d_model, num_tokens, dropout, num_layers, num_heads)
+                 insertion: str = "input", embedding: str = "modality"):
+        super().__init__(spec, d_model, num_tokens, dropout, num_layers, num_heads, embedding)
         if insertion not in ("input", "attention"):
             raise ValueError(f"MAPs insertion must be 'input' or 'attention', got {insertion!r}")
         self.insertion = insertion

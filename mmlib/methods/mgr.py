@@ -1,7 +1,13 @@
 """MGR: Multimodal Generalization and Refinement (Huang et al., AAAI 2025), for pervasive modality absence.
 
 Built on the ``transformer`` baseline (:class:`~mmlib.methods.baselines.TransformerFusion`), whose ``embed`` is
-Eq. 1 (learned availability / missing embeddings) and whose fusion transformer is Eq. 2. MGR adds:
+Eq. 1 (learned availability / missing embeddings) and whose fusion transformer is Eq. 2. Eq. 1 is the paper's form
+by default here (``embedding="paper"``): E_avail^i and E_miss^i are N_i x d, one row per token, and every token gets
+its modality's type embedding and its position embedding, as ViLT (which instantiates Eq. 2) adds them in its
+embedding layer; ``embedding="modality"`` is the book's first form (one availability vector per modality, no type
+or position), which a sequence's order is invisible to. The chapter gives the transformer and MAPs the same form.
+With every embedding learned, E_avail + type + position is one learned N_i x d matrix per modality: what matters is
+that it is per token, not the split into three. MGR adds:
 
 - unimodal generalization (Eq. 3): a one-block unimodal transformer per modality over that modality's own
   tokens, added with weight ``alpha_u`` to the multimodal tokens of the *available* modalities, and the diversity
@@ -14,8 +20,10 @@ Eq. 1 (learned availability / missing embeddings) and whose fusion transformer i
 
 Where the paper leaves a choice open, the choice made here:
 
-- Tokens: ``num_tokens`` = 4 per modality (a 50-d vector is cut into 4 tokens), so that a modality is more than
-  one token and there is something to rank and pool; N = 12 on three modalities. The backbone is small and
+- Tokens: ``num_tokens`` = 4 per modality on vectors (a 50-d vector's MLP output is cut into 4 tokens), so that a
+  modality is more than one token and there is something to rank and pool; N = 12 on three modalities. On frame
+  sequences the encoder's own tokens are frames (the chapter's AVLetters runs: one token per lip frame, 40, and the
+  audio's 79 MFCC frames pooled in pairs to the same 40 steps of 40 ms). The backbone is small and
   trained from scratch (the paper fine-tunes a pre-trained ViLT), hence lr 1e-3 with AdamW rather than 1e-4.
 - Eq. 2's transformer prepends the baseline's [CLS] token; h is its output without [CLS].
 - Eq. 4 is computed over the mini-batch (the empirical distance covariance needs several samples), per modality
@@ -182,8 +190,8 @@ class MGR(TransformerFusion):
     def __init__(self, spec, d_model: int = 64, num_tokens: int | None = 4, dropout: float = 0.1,
                  num_layers: int = 2, num_heads: int = 4, refine_layers: int = 2, keep_ratio: float = 0.5,
                  alpha_u: float = 0.5, alpha_f: float = 0.5, lambda_div: float = 0.1, prompt: str = "mixed",
-                 insertion: str = "token", unimodal: bool = True):
-        super().__init__(spec, d_model, num_tokens, dropout, num_layers, num_heads)
+                 insertion: str = "token", unimodal: bool = True, embedding: str = "paper"):
+        super().__init__(spec, d_model, num_tokens, dropout, num_layers, num_heads, embedding)
         self.alpha_u, self.lambda_div, self.insertion = alpha_u, lambda_div, insertion
         names = spec.modality_names
         self.unimodal = nn.ModuleDict({n: FusionTransformer(d_model, 1, num_heads, dropout) for n in names}) \
@@ -209,7 +217,8 @@ class MGR(TransformerFusion):
         for i, name in enumerate(names):
             part = multimodal[name]
             if self.unimodal is not None:
-                unimodal[name] = self.unimodal[name](tokens[name])[:, 1:]
+                # the unimodal transformer reads the modality's tokens with its type and position embeddings
+                unimodal[name] = self.unimodal[name](tokens[name] + self._type_and_position(name))[:, 1:]
                 part = part + self.alpha_u * unimodal[name] * present[:, i].view(-1, 1, 1).to(part.dtype)  # Eq. 3
             enhanced.append(part)
         z = torch.cat(enhanced, 1)

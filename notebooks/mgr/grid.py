@@ -9,15 +9,15 @@ training seed.
 | | smoke | quick (2-core CPU) | paper |
 |---|---|---|---|
 | absence seeds x training seeds | 1 x 1 | 3 x 2 (6 replicates; the library's 5 training seeds are not used) | 4 x 4 (16) |
-| backbone | d = 32, 4 tokens per modality | d = 32, 4 tokens | d = 64, 4 tokens |
-| epochs (every model on a dataset alike) | 2 (the profile's cap) | MOSI 6, Scene-15 15 | 30 (MGR's recipe) |
-| recipe (every model alike; AdamW) | batch 128, lr 2e-3 | batch 128, lr 2e-3 | batch 64, lr 1e-3 |
-| Tables 1-2 | MOSI at kappa 0.7 and 1 | MOSI at 0.7 and 1, Scene-15 at 0.7 | MOSI, Scene-15 at 0.7 and 1; AV-MNIST at 0.7 |
+| backbone (Eq. 1 in the paper's form) | d = 32, 4 tokens per modality (AVLetters: 40, one per frame) | d = 32, the same | d = 64, the same (AV-MNIST: 25) |
+| epochs (every model on a dataset alike) | 2 (the profile's cap) | MOSI 6, Scene-15 15, AVLetters 15 | 30 (MGR's recipe) |
+| recipe (every model alike; AdamW) | batch 128 (AVLetters 64), lr 2e-3 | the same | batch 64, lr 1e-3 |
+| Tables 1-2 | MOSI at kappa 0.7 and 1; AVLetters at 0.7 | MOSI at 0.7 and 1, Scene-15 and AVLetters at 0.7 | MOSI, Scene-15 at 0.7 and 1; AVLetters, AV-MNIST at 0.7 |
 | methods in Tables 1-2 | transformer, MAPs, MGR | the same | and dropout and the other chapters' methods |
-| lr check: MGR, transformer at lr 1e-4 and the chapter's | Scene-15, kappa 0.7, 1 replicate | the same, 3 | the same, 4 |
+| lr check: MGR, transformer at lr 1e-4 and the chapter's, kappa 0.7 | MOSI, 1 replicate | MOSI and Scene-15, 3 | every Table 1 dataset, 4 |
 | Tables 3-4 | one setting of each | kappa 0.7 | kappa 0.7 and 1 (Table 3) |
 | ablations (Tables 5-8, Fig. 4) | MOSI, kappa 0.7 | MOSI, kappa 0.7; L_T up to 2 | every Table 1-2 setting; L_T up to 3 |
-| Figure 5 (heterogeneity gap) | MAPs and MGR on MOSI, kappa 0.7 | the same | the same |
+| Figures 1 and 5 (Table 1's runs, through the cache) | transformer, MAPs, MGR (Figure 5: MAPs, MGR) on MOSI, kappa 0.7 | the same | the same |
 | claims not tested | Tables 3-4's (one setting of each is run) | Table 3 at kappa 1 | none |
 
 **One recipe, one budget.** Every model of the chapter (MGR, its variants, MAPs, the transformer, and at ``paper``
@@ -47,8 +47,15 @@ dataset.
 **Learning rate.** The paper fine-tunes a pre-trained ViLT with AdamW at lr 1e-4; here the backbone is trained from
 scratch, at 2e-3 (quick: batches of 128, few epochs) or 1e-3 (paper, MGR's recipe). The choice is checked
 (:meth:`Chapter.lr_grid`, shown in ``01_main_tables``): MGR and the transformer at both rates, with the same epochs,
-on every dataset of Table 1 at kappa 0.7, judged by :mod:`mmlib.claims`; the notebook says, from the numbers of each
-build, whether the chapter's rate is the better one.
+on the datasets of :attr:`Chapter.lr_datasets` (every dataset of Table 1 at paper; the vector sets at smoke and quick,
+for the CPU budget) at kappa 0.7, judged by :mod:`mmlib.claims`; the notebook says, from the numbers of each build,
+whether the chapter's rate is the better one.
+
+**Tokens.** MGR ranks and redistributes tokens; on the vector sets a token is a slice of an MLP output, so Table 1
+also runs, at every profile, on AVLetters, real frame sequences, with the encoders' own tokens: one per lip frame
+(:data:`FRAME_TOKENS`). Its 18 runs at ``quick`` (15 epochs, batches of 64) are the costliest of Table 1: each
+notebook-01 build measures the step times and computes the chapter's training minutes from them
+(:func:`chapter_minutes`), and AV-MNIST's column beside them (:func:`column_minutes`).
 
 Scene-15 (three views) stands in for CMU-MOSEI and UR-FUNNY. AV-MNIST (its image encoder is the costliest) runs
 at ``paper`` only, and kappa = 1 is never run on it: with two modalities every sample would have one modality and
@@ -66,6 +73,7 @@ import torch
 
 from mmlib.experiment import Experiment, records, trained
 from mmlib.methods import METHODS
+from mmlib.methods.baselines import TransformerFusion
 from mmlib.store import under_trained
 
 #: Tables 3 and 4 (CMU-MOSEI in the paper; MOSI here): absence allowed in two, or in one, of the modalities
@@ -79,11 +87,19 @@ KEEP_RATIOS = (0.25, 0.5, 0.75)  # Figure 4's rho; the default is 0.5
 
 #: the chapter's epochs, every model compared on a dataset alike: smoke, the profile's cap; quick, per dataset (see
 #: the module docstring for why); paper, MGR's recipe's (mmlib.methods.maps.MGR_RECIPE) on every dataset
-EPOCHS = {"smoke": 2, "quick": {"mosi": 6, "scene15": 15}, "paper": 30}
-DATASET_NAMES = {"mosi": "MOSI", "scene15": "Scene-15", "avmnist": "AV-MNIST"}
+EPOCHS = {"smoke": 2, "quick": {"mosi": 6, "scene15": 15, "avletters": 15}, "paper": 30}
+#: batches per dataset where the chapter's batch would give too few updates: AVLetters' 468 training clips give 4
+#: updates an epoch in batches of 128 and 8 in MGR's recipe's 64 (every model on the dataset alike)
+BATCH = {"avletters": 64}
+DATASET_NAMES = {"mosi": "MOSI", "scene15": "Scene-15", "avletters": "AVLetters", "avmnist": "AV-MNIST"}
+#: tokens per modality on the frame-sequence sets, so that a token is the encoders' own (issue 17): on AVLetters one
+#: token per lip frame (40 frames at 25 fps) and the audio's 79 MFCC frames (20 ms) pooled in pairs to the same 40
+#: steps of 40 ms; on AV-MNIST the image encoder's 5 x 5 grid of patches (a square) and the audio's 100 frames in 25
+#: steps of 4. The vector sets (MOSI, Scene-15) keep 4 slices of an MLP output per modality.
+FRAME_TOKENS = {"avletters": 40, "avmnist": 25}
 #: the paper's learning rate (AdamW, fine-tuning a pre-trained ViLT), checked against the chapter's (Chapter.lr_grid)
 PAPER_LR = 1e-4
-#: where the learning rate is checked: every dataset of Table 1 at this kappa, MGR and the model it builds on, over
+#: where the learning rate is checked: the datasets of Chapter.lr_datasets at this kappa, MGR and the model it builds on, over
 #: the absence seeds with the first training seed
 LR_CHECK = dict(kappa=0.7, methods=("transformer", "mgr"))
 
@@ -118,10 +134,15 @@ class Chapter:
             return tuple(self.seeds)
         return {"smoke": (0,), "quick": (0, 1), "paper": (0, 1, 2, 3)}[self.profile]
 
-    @property
-    def model(self) -> dict:
-        """Every method of the chapter gets the same small backbone (4 tokens per modality)."""
-        return dict(d_model=64 if self.profile == "paper" else 32, num_tokens=4)
+    def model(self, dataset: str, method: str) -> dict:
+        """Every method of the chapter gets the same small backbone on a dataset: d = 32 (64 at paper); 4 tokens per
+        modality on the vector sets, the encoders' own frame tokens on the sequence sets (:data:`FRAME_TOKENS`); and
+        for the methods built on the transformer baseline (transformer, MAPs, MGR) Eq. 1 in the paper's form
+        (``embedding="paper"``: per-token E_avail, modality-type and position embeddings; issue 17, item 1)."""
+        options = dict(d_model=64 if self.profile == "paper" else 32, num_tokens=FRAME_TOKENS.get(dataset, 4))
+        if method in METHODS and issubclass(METHODS[method], TransformerFusion):
+            options["embedding"] = "paper"
+        return options
 
     def epochs(self, dataset: str) -> int:
         """The epochs of every model trained on ``dataset`` at this profile (:data:`EPOCHS`)."""
@@ -138,7 +159,8 @@ class Chapter:
         """The one recipe of every model the chapter compares on ``dataset``: AdamW (MGR's optimiser) at
         :attr:`lr`, no schedule, patience 8 and the protocol's validation selection, :meth:`epochs` epochs; batches
         of 64 at paper (MGR's recipe), 128 at quick and smoke (the CPU budget)."""
-        return dict(epochs=self.epochs(dataset), batch_size=64 if self.profile == "paper" else 128, lr=self.lr,
+        batch = 64 if self.profile == "paper" else BATCH.get(dataset, 128)
+        return dict(epochs=self.epochs(dataset), batch_size=batch, lr=self.lr,
                     optimizer="adamw", weight_decay=1e-2, scheduler=None, warmup_epochs=0, patience=8,
                     selection="protocol")
 
@@ -151,16 +173,27 @@ class Chapter:
             text = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
         else:
             text = f"{epochs} epochs"
-        return f"{text}, in batches of {self.training('mosi')['batch_size']}, AdamW at lr {self.lr:g}"
+        batch = self.training("mosi")["batch_size"]
+        other = {d: self.training(d)["batch_size"] for d in self.main_datasets}
+        other = [f"{DATASET_NAMES.get(d, d)} {b}" for d, b in other.items() if b != batch]
+        return (f"{text}, in batches of {batch}" + (f" ({', '.join(other)})" if other else "")
+                + f", AdamW at lr {self.lr:g}")
 
     # ---------------------------------------------------------------------------------------------- the grids
 
     @property
     def main_datasets(self) -> dict[str, tuple[float, ...]]:
         """Tables 1 and 2: the kappas of each dataset."""
-        return {"smoke": {"mosi": (0.7, 1)},
-                "quick": {"mosi": (0.7, 1), "scene15": (0.7,)},
-                "paper": {"mosi": (0.7, 1), "scene15": (0.7, 1), "avmnist": (0.7,)}}[self.profile]
+        return {"smoke": {"mosi": (0.7, 1), "avletters": (0.7,)},
+                "quick": {"mosi": (0.7, 1), "scene15": (0.7,), "avletters": (0.7,)},
+                "paper": {"mosi": (0.7, 1), "scene15": (0.7, 1), "avletters": (0.7,), "avmnist": (0.7,)}}[self.profile]
+
+    @property
+    def lr_datasets(self) -> list[str]:
+        """Where the learning-rate check runs: every dataset of Table 1 at paper; the vector sets at smoke and quick,
+        whose recipe (batches of 128) it checks, not AVLetters (batches of 64, where 1e-4 in 15 epochs is 120
+        updates) for the CPU budget."""
+        return [d for d in self.main_datasets if self.profile == "paper" or d not in FRAME_TOKENS]
 
     @property
     def main_methods(self) -> list[str]:
@@ -213,12 +246,12 @@ class Chapter:
                 for dataset, kappa in self.ablation_settings for name, options in self.ablation_variants().items()]
 
     def lr_settings(self) -> list[dict]:
-        """The learning-rate check: MGR and the transformer it builds on, on every dataset of Table 1 at kappa
-        ``LR_CHECK["kappa"]``, over the absence seeds with the first training seed, at the chapter's lr (Table 1's
-        own runs, read from the cache) and at the paper's 1e-4. Every dataset, so that where the check is made is not
-        chosen after its numbers are seen."""
+        """The learning-rate check: MGR and the transformer it builds on, on the datasets of :attr:`lr_datasets` at
+        kappa ``LR_CHECK["kappa"]``, over the absence seeds with the first training seed, at the chapter's lr (Table
+        1's own runs, read from the cache) and at the paper's 1e-4. Every vector set of Table 1 (every dataset at
+        paper), so that where the check is made is not chosen after its numbers are seen."""
         return [dict(dataset=dataset, method=method, kappa=LR_CHECK["kappa"], lr=lr, seeds=self.train_seeds[:1])
-                for dataset in self.main_datasets for lr in self.lrs for method in LR_CHECK["methods"]]
+                for dataset in self.lr_datasets for lr in self.lrs for method in LR_CHECK["methods"]]
 
     def main_grid(self) -> Runs:
         return self.runs(self.main_settings())
@@ -244,7 +277,7 @@ class Chapter:
         training = self.training(dataset) if lr is None else {**self.training(dataset), "lr": lr}
         return Experiment(dataset, method, seeds=seeds or self.train_seeds, train_protocol=protocol,
                           test_protocols=(protocol,), profile=self.profile,
-                          method_options={**self.model, **(options or {})}, train_options=training,
+                          method_options={**self.model(dataset, method), **(options or {})}, train_options=training,
                           device=self.device, data_dir=self.data_dir, mask_seed=mask_seed)
 
     def experiments(self, settings: list[dict]) -> tuple[list[Experiment], list[dict]]:
@@ -441,21 +474,155 @@ def mean_std(values) -> str:
     return f"{100 * np.mean(values):.2f} / {100 * np.std(values, ddof=1) if len(values) > 1 else 0:.2f}"
 
 
-def test_features(experiment: Experiment, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
-    """One run of Figure 5 (trained, or its weights read from the results cache: :func:`mmlib.experiment.trained`);
-    return the classifier's input for the complete test samples and for each single-modality absence
-    (``"<modality> absent"``), the test labels, and the run's per-epoch history (:attr:`mmlib.store.Record.history`,
-    with ``mask_seed`` and ``config`` added as in :meth:`Chapter.runs`)."""
-    method, splits, record = trained(experiment, seed)
-    history = record.history.assign(mask_seed=experiment.mask_seed, config=experiment.key(0))
-    method.cpu()
-    test = splits.test
-    names = test.spec.modality_names
-    features = {}
-    with torch.no_grad():
-        for label, drop in {"complete": None, **{f"{name} absent": i for i, name in enumerate(names)}}.items():
-            present = test.present.clone()
-            if drop is not None:
-                present[:, drop] = False
-            features[label] = torch.cat([method(b).features for b in test.with_missing(present).batches(512)]).numpy()
-    return features, test.y.numpy(), history
+def multimodal_tokens(method, batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classifier's input (B x d: the [CLS] output of the transformer and MAPs, MGR's refined z) and the
+    multimodal tokens h of Eq. 2 (B x N x d): the output of the fusion transformer (its last LayerNorm) with [CLS]
+    dropped, where an absent modality's tokens are the transformer's imputation of it. The same place in the
+    transformer, MAPs (whose input-level prompts leave the sequence after each block) and MGR (token insertion: its
+    prompts join in the refinement, after Eq. 2), read with a forward hook so that no model is changed for it."""
+    seen = []
+    handle = method.fusion.norm.register_forward_hook(lambda module, inputs, output: seen.append(output))
+    try:
+        features = method(batch).features
+    finally:
+        handle.remove()
+    return features, seen[0][:, 1:]
+
+
+def representations(experiments: list[Experiment], seeds: list[int], batch_size: int = 512) -> list[dict]:
+    """Figures 1 and 5: for each (experiment, training seed), read through the results cache (:func:`records`
+    first, in one call: the runs are Table 1's, so they are cache hits, and a run that is missing is trained and
+    kept there under the chapter's budget check; then :func:`mmlib.experiment.trained`, in this process, reads its
+    kept weights), the *complete* test samples fed complete and with each modality removed in turn
+    (``"<modality> absent"``): per condition the classifier's input and the multimodal tokens
+    (:func:`multimodal_tokens`), with the test labels, the token's modality (``token_modality``, N) and the run's
+    history (``mask_seed`` and ``config`` added as in :meth:`Chapter.runs`)."""
+    from mmlib.experiment import trained
+
+    got = records([e for e in experiments])  # the budget check and the cache, as every grid of the chapter
+    out = []
+    for experiment, seed, record in zip(experiments, seeds, got):
+        method, splits, _ = trained(experiment, seed)  # a cache hit: records() kept its weights
+        method.cpu().eval()
+        test = splits.test
+        names = test.spec.modality_names
+        features, tokens = {}, {}
+        with torch.no_grad():
+            for label, drop in {"complete": None, **{f"{name} absent": i for i, name in enumerate(names)}}.items():
+                present = test.present.clone()
+                if drop is not None:
+                    present[:, drop] = False
+                parts = [multimodal_tokens(method, b) for b in test.with_missing(present).batches(batch_size)]
+                features[label] = torch.cat([f for f, _ in parts]).numpy()
+                tokens[label] = torch.cat([t for _, t in parts]).numpy()
+        counts = [method.encoders[name].num_tokens for name in names]
+        out.append(dict(features=features, tokens=tokens, y=test.y.numpy(),
+                        token_modality=np.repeat(names, counts),
+                        history=record.history.assign(mask_seed=experiment.mask_seed, config=experiment.key(seed))))
+    return out
+
+
+def shift(representation: dict[str, np.ndarray]) -> dict[str, float]:
+    """Figure 1's number: how far one sample's representation moves when a modality goes missing, per absence type:
+    the mean over samples of ||r_i(absence) - r_i(complete)||, in units of the mean distance between two samples'
+    complete representations (scale free, so that models can be compared). Rows of each array are samples
+    (flattened if they are token sets)."""
+    flat = {label: r.reshape(len(r), -1) for label, r in representation.items()}
+    complete = flat["complete"]
+    rng = np.random.default_rng(0)  # a fixed sample of pairs: all pairs of a large test split are many
+    i, j = rng.integers(0, len(complete), (2, 20_000))
+    between = np.linalg.norm(complete[i[i != j]] - complete[j[i != j]], axis=1).mean()
+    return {label: float(np.linalg.norm(r - complete, axis=1).mean() / between)
+            for label, r in flat.items() if label != "complete"}
+
+
+def heterogeneity_gap(representation: dict[str, np.ndarray], y: np.ndarray) -> dict[str, float]:
+    """Figure 5's number, per absence type: the mean shift of the class centroids when the modality is removed, in
+    units of the mean distance between complete class centroids (rows of each array are samples, flattened if they
+    are token sets)."""
+    flat = {label: r.reshape(len(r), -1) for label, r in representation.items()}
+    classes = np.unique(y)
+    centroids = {label: np.stack([f[y == c].mean(0) for c in classes]) for label, f in flat.items()}
+    complete = centroids["complete"]
+    between = np.mean([np.linalg.norm(complete[a] - complete[b]) for a in range(len(classes))
+                       for b in range(len(classes)) if a != b])
+    return {label: float(np.linalg.norm(c - complete, axis=1).mean() / between)
+            for label, c in centroids.items() if label != "complete"}
+
+
+# ------------------------------------------------------------------------------------------------------- cost
+
+def step_cost(chapter: Chapter, dataset: str, methods=("transformer", "mgr"), kappa: float = 0.7, steps: int = 6,
+              repeats: int = 2) -> pd.DataFrame:
+    """Each model's parameters and seconds per training step on ``dataset`` (the chapter's options and batch size,
+    one thread, the batches of absence seed 0's training split), measured in one process: the models' steps are
+    interleaved, ``repeats`` rounds of ``steps`` steps each (:func:`mmlib.bench._bare_steps`: forward, loss,
+    backward, an optimiser step), so that a slow moment of a shared machine falls on every model alike; the median
+    step is kept. Columns ``parameters``, ``step (ms)`` and, against the first of ``methods``, ``parameters ratio``
+    and ``time ratio``."""
+    from mmlib.bench import _bare_steps
+    from mmlib.experiment import build_method
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        models, times, batches = {}, {}, None
+        for method in methods:
+            model, splits, config = build_method(chapter.experiment(dataset, method, kappa, 0, seeds=(0,)), 0)
+            models[method] = model
+            if batches is None:
+                generator = torch.Generator().manual_seed(0)
+                batches = list(splits.train.batches(config.batch_size, shuffle=True, generator=generator))
+                batches = (batches * steps)[:steps]
+        for model in models.values():  # one untimed step each: the first step of a model pays for allocations
+            _bare_steps(model, batches[:1], chapter.lr)
+        for _ in range(repeats):
+            for method, model in models.items():
+                times.setdefault(method, []).extend(_bare_steps(model, batches, chapter.lr))
+    finally:
+        torch.set_num_threads(threads)
+    first = methods[0]
+    parameters = {m: sum(p.numel() for p in model.parameters()) for m, model in models.items()}
+    step = {m: float(np.median(t)) for m, t in times.items()}
+    return pd.DataFrame({"parameters": parameters, "step (ms)": {m: 1e3 * s for m, s in step.items()},
+                         "parameters ratio": {m: parameters[m] / parameters[first] for m in methods},
+                         "time ratio": {m: step[m] / step[first] for m in methods}})
+
+
+def _steps_per_run(chapter: Chapter, dataset: str) -> int:
+    """Optimisation steps of one run on ``dataset`` at the chapter's profile: ceil(training samples / batch) per
+    epoch, for the profile's epochs (a run that stops early takes fewer)."""
+    from mmlib.experiment import prepared_splits
+
+    train = prepared_splits(chapter.experiment(dataset, "transformer", 0.7, 0, seeds=(0,)), 0).train
+    return -(-len(train) // chapter.training(dataset)["batch_size"]) * chapter.epochs(dataset)
+
+
+def column_minutes(chapter: Chapter, dataset: str, cost: pd.DataFrame, kappas=(0.7,), workers: int = 2) -> float:
+    """What a Table 1 column of ``dataset`` costs at this profile, in minutes on ``workers`` single-threaded
+    workers: every (absence seed, training seed) run of each model in ``cost`` (its measured step,
+    :func:`step_cost`) for :func:`_steps_per_run` steps. Validation and test passes are left out: a lower bound."""
+    runs = len(chapter.absence_seeds) * len(chapter.train_seeds) * len(kappas)
+    return float(cost["step (ms)"].sum() / 1e3 * _steps_per_run(chapter, dataset) * runs / workers / 60)
+
+
+def chapter_minutes(chapter: Chapter, costs: dict[str, pd.DataFrame], workers: int = 2) -> pd.DataFrame:
+    """The training minutes of every grid of the chapter at its profile, per grid and dataset, on ``workers``
+    single-threaded workers: each run once (runs shared between grids, as Table 1's default MGR and the ablations'
+    "MGR", or Figure 5's runs, which are Table 1's, count once), :func:`_steps_per_run` steps of its model's
+    measured step (``costs[dataset]``, :func:`step_cost`; MGR's variants at MGR's). A lower bound, as
+    :func:`column_minutes`."""
+    grids = {"Tables 1-2": chapter.main_settings(), "Tables 3-4": chapter.absence_settings_list(),
+             "Tables 5-8, Figure 4": chapter.ablation_settings_list(), "learning-rate check": chapter.lr_settings()}
+    steps = {dataset: _steps_per_run(chapter, dataset) for dataset in costs}
+    seen, rows = set(), []
+    for grid, settings in grids.items():
+        for experiment in chapter.experiments(settings)[0]:
+            for seed in experiment.seed_list():
+                key = experiment.key(seed)
+                if key not in seen:
+                    seen.add(key)
+                    seconds = costs[experiment.dataset].loc[experiment.method, "step (ms)"] / 1e3
+                    rows.append(dict(grid=grid, dataset=experiment.dataset, seconds=steps[experiment.dataset] * seconds))
+    table = pd.DataFrame(rows).groupby(["grid", "dataset"], sort=False).seconds.agg(["count", "sum"])
+    return table.rename(columns={"count": "runs"}).assign(minutes=table["sum"] / workers / 60).drop(columns="sum")

@@ -35,7 +35,8 @@ def _paper_absence(kappa: float, types) -> list[str]:
 
 _MAIN = dict(file="mgr_tables_1_2.csv", method="MGR", comparator=("Baseline", "MAPs"), condition="dataset")
 _MAIN_NOTE = ("MTL, MaskMentor, MaPLe and MSPs are not re-implemented: tested against the ViLT-like baseline "
-              "(transformer) and MAPs; Scene-15 stands in for CMU-MOSEI and UR-FUNNY")
+              "(transformer) and MAPs; Scene-15 stands in for CMU-MOSEI and UR-FUNNY; AVLetters added (speech and "
+              "lip frames, one token per frame)")
 _ABLATION_NOTE = ("at quick: MOSI, kappa = 0.7 only (Tables 5 and 7's setting); paper adds kappa = 1 (Tables 6 and 8), "
                   "Scene-15 and AV-MNIST")
 
@@ -152,6 +153,6 @@ CLAIMS = [
           "Figure 5: t-SNE of multimodal tokens under each absence type, MSPs vs MGR (pictures only)",
           method="mgr", comparator="maps", metric="heterogeneity_gap", lower_is_better=True,
           notebook="mgr/04_representations_claims.ipynb", scale=100.0, unit=" % of class distance",
-          note="MSPs not re-implemented: MAPs instead; gap = class-centroid shift / complete class distance, MOSI, "
-               "κ = 0.7"),
+          note="MSPs not re-implemented: MAPs instead; on the multimodal tokens of Eq. 2 (as the paper plots): gap = "
+               "class-centroid shift of the token sets / complete class distance, MOSI, κ = 0.7"),
 ]
