@@ -1,6 +1,8 @@
 """MCE: the factors A (Eq. 3) and B (Eq. 4-8) on hand-computed batches, the subsets of Eq. 10-11, exact against
 Monte-Carlo Shapley, training, the command line."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -45,15 +47,22 @@ def test_shapley_and_b_by_hand():
     phi = method.shapley_values(batch, table)
     assert phi.tolist() == [pytest.approx([1.0, 0.0, 0.0]), pytest.approx([1 / 3, 1 / 3, 1 / 3])]
     # Eq. 7-8: U = (1+1, 0+1, 1) summed over the batch, phi = (4/3, 1/3, 1/3), counts (2, 2, 1)
-    upper = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
-    factor_b = learning_state_factor(phi, upper, present)
+    upper = torch.tensor([2.0, 1.0, 1.0])
+    factor_b = learning_state_factor(phi.sum(0), upper, present.sum(0))
     assert factor_b.tolist() == pytest.approx([(2 - 4 / 3) / 2, (1 - 1 / 3) / 2, (1 - 1 / 3) / 1])
-    # the paper's Table 6, IEMOCAP early epoch: U = (91, 26, 12), phi = (23.67, 11.67, 4), counts (101, 65, 20)
-    counts = torch.tensor([101, 65, 20])
-    rows = torch.arange(101).unsqueeze(1) < counts  # a presence pattern with those counts
-    shapley = torch.tensor([71 / 3, 35 / 3, 4.0]) / counts * rows
-    upper = torch.tensor([91.0, 26.0, 12.0]) / counts * rows
-    assert learning_state_factor(shapley, upper, rows).tolist() == pytest.approx([0.6667, 0.2205, 0.4], abs=1e-4)
+
+
+def test_eq8_on_the_papers_table6_numbers():
+    """Not a reproduction of Table 6 (our runs make their own U, phi and counts): the paper's own U_m, phi_m and
+    counts of its IEMOCAP batches fed into our Eq. 8 give the paper's B_m, which checks the normalisation (batch
+    sums over the batch count of m) and, late in training, the masking the paper prints before applying it."""
+    counts = torch.tensor([101.0, 65.0, 20.0])  # early epoch, (A, L, V)
+    factor_b = learning_state_factor(torch.tensor([71 / 3, 35 / 3, 4.0]), torch.tensor([91.0, 26.0, 12.0]), counts)
+    assert factor_b.tolist() == pytest.approx([0.6667, 0.2205, 0.4], abs=1e-4)
+    counts = torch.tensor([105.0, 79.0, 25.0])  # late epoch: the paper prints B = (0.2984, -0.0717, -0.1067) unmasked
+    shapley, upper = torch.tensor([179 / 3, 104 / 3, 32 / 3]), torch.tensor([91.0, 29.0, 8.0])
+    assert ((upper - shapley) / counts).tolist() == pytest.approx([0.2984, -0.0717, -0.1067], abs=1e-4)
+    assert learning_state_factor(shapley, upper, counts).tolist() == pytest.approx([0.2984, 0.0, 0.0], abs=1e-4)
 
 
 def test_b_is_never_negative():
@@ -62,14 +71,78 @@ def test_b_is_never_negative():
         present = torch.rand(16, 3, generator=generator) < 0.6
         shapley = torch.rand(16, 3, generator=generator) * present
         upper = (torch.rand(16, 3, generator=generator) < 0.3) * present
-        factor_b = learning_state_factor(shapley, upper.float(), present)
+        factor_b = learning_state_factor(shapley.sum(0), upper.float().sum(0), present.sum(0))
         assert (factor_b >= 0).all()
 
 
-def test_code_variant_differs_from_eq5():
-    table = torch.tensor([[0.0, 1.0, 0.0, 1.0]])  # v({0}) = 1, v({1}) = 0, v({0,1}) = 1
-    # the code's v(S) - v({i}) credits modality 1 for the pair although it adds nothing to modality 0
-    assert code_variant_shapley(table).tolist() == [pytest.approx([0.0, 0.5])]
+def test_code_variant_by_hand():
+    """The authors' code (byzhaoAI/MCE, emotion_recog/models/mce_model.py, shapley_value) on a batch of three,
+    worked by hand: counts c(T) over the samples that have T, L = 3 modalities in the batch, weights 1/6 for the
+    pairs and 1/3 for the triple, phi_i = c({i})/3 + sum_T w(T) [c(T) - c({i})]."""
+    table = torch.zeros(3, 8)  # bit i = modality i: rows {0}=1, {1}=2, {0,1}=3, {2}=4, {0,2}=5, {1,2}=6, {0,1,2}=7
+    table[0, [1, 3, 5, 7]] = 1.0  # all three present: right whenever modality 0 is in the coalition
+    table[1, [1, 2, 3]] = 1.0  # modalities 0 and 1: right on {0}, {1}, {0,1}
+    table[1, [4, 5, 6, 7]] = 1.0  # coalitions with modality 2, absent from sample 1: must not be counted
+    table[2, 4] = 1.0  # modality 2 alone, right
+    present = torch.tensor([[1, 1, 1], [1, 1, 0], [0, 0, 1]], dtype=torch.bool)
+    # c{0} = 2, c{1} = 1, c{2} = 1, c{0,1} = 2, c{0,2} = 1, c{1,2} = 0, c{0,1,2} = 1
+    # phi_0 = 2/3 + [(2 - 2) + (1 - 2)]/6 + (1 - 2)/3 = 1/6
+    # phi_1 = 1/3 + [(2 - 1) + (0 - 1)]/6 + (1 - 1)/3 = 1/3
+    # phi_2 = 1/3 + [(1 - 1) + (0 - 1)]/6 + (1 - 1)/3 = 1/6
+    assert code_variant_shapley(table, present).tolist() == pytest.approx([1 / 6, 1 / 3, 1 / 6])
+    # Eq. 5 on the same batch, one game per sample: (1, 0, 0) + (1/2, 1/2, 0) + (0, 0, 1)
+    method = make_method("mce", toy(n=6).spec)
+    batch = Batch({}, present, torch.zeros(3, dtype=torch.long), {})
+    assert method.batch_shapley(batch, table).tolist() == pytest.approx([1.5, 0.5, 1.0])
+    # a modality absent from the whole batch: L = 2, the game of the two present ones (weight 1/2 for the pair)
+    pair = torch.tensor([[1, 1, 0]], dtype=torch.bool)
+    assert code_variant_shapley(table[1:2], pair).tolist() == pytest.approx([0.5, 0.5, 0.0])
+
+
+def _code_reference(table, present):
+    """The code's batch Shapley values written out coalition by coalition, for checking the vectorised one."""
+    num, size = present.shape[1], len(present)
+    coalitions = [tuple(j for j in range(num) if k >> j & 1) for k in range(1, 2 ** num)]
+    count = {c: sum(float(table[n, sum(1 << j for j in c)]) for n in range(size) if all(present[n, j] for j in c))
+             for c in coalitions}
+    in_batch = [j for j in range(num) if present[:, j].any()]
+    players = len(in_batch)
+    values = []
+    for i in range(num):
+        if i not in in_batch:
+            values.append(0.0)
+            continue
+        value = count[(i,)] / players
+        for c in coalitions:
+            if i in c and len(c) > 1 and set(c) <= set(in_batch):
+                s = len(c) - 1
+                weight = math.factorial(s) * math.factorial(players - s - 1) / math.factorial(players)
+                value += weight * (count[c] - count[(i,)])
+        values.append(value)
+    return values
+
+
+def test_code_variant_matches_a_coalition_by_coalition_reference():
+    generator = torch.Generator().manual_seed(0)
+    for num in (2, 3, 4):
+        for _ in range(10):
+            present = torch.rand(9, num, generator=generator) < 0.6
+            present[~present.any(1), 0] = True
+            table = (torch.rand(9, 2 ** num, generator=generator) < 0.5).float()
+            assert code_variant_shapley(table, present).tolist() == pytest.approx(_code_reference(table, present))
+
+
+def test_the_code_variant_drives_b_in_training():
+    torch.manual_seed(0)
+    dataset = toy(n=64)
+    method = make_method("mce", dataset.spec, shapley_variant="code", unimodal_epochs=1).train()
+    batch = dataset.batch(torch.arange(64))
+    table = method.coalition_values(batch)
+    method.capability_weights(batch, table)
+    assert method.last_factors["shapley"].tolist() == pytest.approx(
+        code_variant_shapley(table, batch.present).tolist(), abs=1e-6)
+    with pytest.raises(ValueError):
+        method.shapley_values(batch, table)  # no per-sample values in the code's variant
 
 
 def test_l_sub_enumerates_exactly_the_subsets_in_the_batch():

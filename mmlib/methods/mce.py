@@ -38,19 +38,21 @@ Where the paper leaves a choice open, the choice made here:
 - U_m (Eq. 6): a unimodal model (the same encoder kind, pooled, a linear decoder) trained in ``prepare`` for
   ``unimodal_epochs`` epochs with Adam on the training samples where m is present, then frozen; kept by
   :func:`mmlib.trained.train_once`, so runs that differ only in MCE's options (the ablations, the lambda sweeps)
-  train them once. As in the paper's Table 6, U_m, phi_m are batch sums and B_m is normalised by the batch count
-  of m.
+  train them once. U_m is scored on the training batch itself, so on the very samples the unimodal model was
+  trained on (the paper does not say on which data; the authors' code too scores U_m on the training batch, in
+  ``MCEModel.backward``); the MCE chapter's Table 6
+  notebook measures B with U_m scored on held-out samples beside it. As in the paper's Table 6, U_m, phi_m are
+  batch sums and B_m is normalised by the batch count of m.
 - The lambdas default to (1, 2, 1) for (single, sub, aux): the "optimal setting" of the paper's Fig. 6.
 - Recipe: Adam, lr 1e-3, batch 128 (the paper's AudiovisionMNIST recipe, Table 1), 60 epochs (IEMOCAP's), no
   step decay (the training loop has none); models are small and trained from scratch.
 
 Ablation switches (Table 2): ``use_a``, ``use_b`` (off: the factor is 1) and the three lambdas (0 switches a loss
-off). ``shapley_variant="code"`` is the authors' published variant, marginal contributions v(S) - v({i}) for the
-coalitions S containing i, instead of Eq. 5's v(S u {i}) - v(S).
+off). ``shapley_variant="code"`` replaces Eq. 5 by the batch values of the authors' published code
+(:func:`code_variant_shapley`: counts summed over the batch, marginals v(T) - v({i}) against the modality alone, a
+v({i})/L term, L the number of modalities present in the batch).
 """
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
@@ -75,26 +77,46 @@ def dataset_factor(present: torch.Tensor) -> torch.Tensor:
     return (factor / factor.mean()).float()
 
 
-def code_variant_shapley(values: torch.Tensor) -> torch.Tensor:
-    """The authors' code's valuation: phi_i = sum over coalitions S containing i of the Shapley weight of
-    S \\ {i} times [v(S) - v({i})]. ``values`` (..., 2^M) -> (..., M)."""
-    num_players = values.shape[-1].bit_length() - 1
-    members = subsets(num_players).to(values.device)
+def code_variant_shapley(table: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """phi (M) of the authors' code in place of Eq. 5 (repository byzhaoAI/MCE, emotion_recog/models/mce_model.py,
+    ``MCEModel.backward`` and ``shapley_value``), batch-level. ``table`` B x 2^M: v_n(T), the 0/1 accuracy of the
+    fusion fed T (:func:`mmlib.shapley.subsets` order); ``present`` B x M.
+
+    The code counts, for each non-empty coalition T, the samples whose available set contains T and that the fusion
+    fed T alone gets right, c(T) = sum_n 1[T within M_n] v_n(T): one count per coalition over the batch, where
+    Eq. 5 plays one game per sample. With L the number of modalities present in at least one sample of the batch
+    (where Eq. 5 has each sample's |M_n|), modality i gets
+
+        phi_i = c({i}) / L + sum_{T containing i, |T| >= 2} (|T| - 1)! (L - |T|)! / L! [c(T) - c({i})]:
+
+    the term c({i})/L is Eq. 5's S = {} term (with v({}) = 0), but every other marginal is taken against the
+    modality alone, v(T) - v({i}), where Eq. 5 has v(S u {i}) - v(S), and c(T) and c({i}) count different samples
+    (those that have all of T, those that have i). Where a modality is absent from the whole batch (L < M) the
+    code stops (a factorial of a negative number for the largest coalitions); here the coalitions are then those
+    of the L modalities present, and an absent modality gets 0. The code takes v_n(M_n) from the main forward pass;
+    here it comes from the subset pass, which in training draws its own dropout."""
+    num_players = present.shape[1]
+    members = subsets(num_players).to(present.device)  # 2^M x M
+    within = ~(members.unsqueeze(0) & ~present.unsqueeze(1)).any(-1)  # B x 2^M: T within M_n
+    counts = (table.double() * within).sum(0)  # c(T)
+    in_batch = present.any(0)
+    players = in_batch.sum().double().clamp_min(1)  # L
     size = members.sum(1).double()
-    singles = values[..., [1 << i for i in range(num_players)]]  # v({i})
-    result = []
-    for i in range(num_players):
-        weight = torch.exp(torch.lgamma(size) + torch.lgamma(num_players - size + 1) - math.lgamma(num_players + 1))
-        weight = torch.where(members[:, i], weight, torch.zeros_like(weight)).to(values.dtype)
-        result.append(((values - singles[..., i : i + 1]) * weight).sum(-1))
-    return torch.stack(result, -1)
+    usable = ~(members & ~in_batch).any(1) & (size >= 2)  # coalitions of >= 2 of the L modalities present
+    # (|T| - 1)! (L - |T|)! / L!: the Shapley weight of S = T minus i, |S| = |T| - 1
+    weight = torch.exp(torch.lgamma(size.clamp_min(1)) + torch.lgamma((players - size + 1).clamp_min(1))
+                       - torch.lgamma(players + 1))
+    weight = torch.where(usable, weight, torch.zeros_like(weight))  # 2^M
+    singles = counts[[1 << i for i in range(num_players)]]  # c({i})
+    contains = members.T.double()  # M x 2^M
+    phi = singles / players + (contains * weight * (counts.unsqueeze(0) - singles.unsqueeze(1))).sum(1)
+    return (phi * in_batch).to(table.dtype if table.is_floating_point() else torch.float32)
 
 
-def learning_state_factor(shapley: torch.Tensor, upper: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-    """Eq. 7-8: B_m = 1[Delta_m > 0] Delta_m / sum_n E_{n,m}, with Delta_m = U_m - phi_m, phi_m and U_m summed
-    over the batch. ``shapley`` and ``upper`` are per-sample (B x M; zero where m is absent), ``present`` B x M."""
-    gap = upper.sum(0) - shapley.sum(0)  # Eq. 7
-    counts = present.sum(0)
+def learning_state_factor(shapley: torch.Tensor, upper: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Eq. 7-8: B_m = 1[Delta_m > 0] Delta_m / sum_n E_{n,m}, with Delta_m = U_m - phi_m. All three are batch-level
+    (M): phi_m and U_m summed over the batch, ``counts`` the number of samples in the batch with m present."""
+    gap = upper - shapley  # Eq. 7
     return torch.where((gap > 0) & (counts > 0), gap / counts.clamp_min(1), torch.zeros_like(gap))  # Eq. 8
 
 
@@ -204,14 +226,25 @@ class MCE(MultimodalMethod):
 
     @torch.no_grad()
     def upper_bounds(self, batch) -> torch.Tensor:
-        """Eq. 6 per sample: the frozen unimodal model's 0/1 accuracy, zero where the modality is absent (B x M)."""
+        """Eq. 6 per sample: the frozen unimodal model's 0/1 accuracy, zero where the modality is absent (B x M). In
+        training the batch is training data, which the unimodal models were trained on."""
         correct = [model(batch.x[name], batch.frame_mask.get(name)).argmax(-1) == batch.y
                    for name, model in zip(self.spec.modality_names, self.unimodal)]
         return (torch.stack(correct, 1) & batch.present).float()
 
+    def batch_shapley(self, batch, table: torch.Tensor | None = None, tokens=None) -> torch.Tensor:
+        """phi_m of Eq. 5 (M), the per-sample values summed over the batch; with ``shapley_variant="code"``, the
+        authors' code's batch values (:func:`code_variant_shapley`), which are not a sum of per-sample values."""
+        if self.shapley_variant == "code":
+            table = self.coalition_values(batch, tokens) if table is None else table
+            return code_variant_shapley(table, batch.present).float()
+        return self.shapley_values(batch, table, tokens).sum(0)
+
     def shapley_values(self, batch, table: torch.Tensor | None = None, tokens=None) -> torch.Tensor:
         """Eq. 5 per sample (B x M; the batch phi_m is the column sum): Shapley values of the game v_n over the
         sample's available modalities. ``table``: the B x 2^M coalition values if already computed."""
+        if self.shapley_variant == "code":
+            raise ValueError("the code's Shapley variant has batch values only: use batch_shapley")
         present = batch.present
         if self.shapley == "monte_carlo":
             tokens = self.encode(batch) if tokens is None else tokens
@@ -226,8 +259,7 @@ class MCE(MultimodalMethod):
         if table is None:
             table = self.coalition_values(batch, tokens)
         game = restrict_to(table, present)  # absent modalities become null players: Eq. 5's sum over M_n
-        values = exact_shapley(game) if self.shapley_variant == "paper" else code_variant_shapley(game)
-        return values.float() * present
+        return exact_shapley(game).float() * present
 
     @torch.no_grad()
     def coalition_values(self, batch, tokens=None) -> torch.Tensor:
@@ -290,9 +322,10 @@ class MCE(MultimodalMethod):
         if not self.use_b:
             return factor_a
         with torch.no_grad():
-            upper = self.upper_bounds(batch)
-            shapley = self.shapley_values(batch, table, tokens)
-            factor_b = learning_state_factor(shapley, upper, batch.present)
-        self.last_factors = {"count": batch.present.sum(0).float(), "upper": upper.sum(0),
-                             "shapley": shapley.sum(0), "gap": upper.sum(0) - shapley.sum(0), "B": factor_b}
+            upper = self.upper_bounds(batch).sum(0)  # U_m of Eq. 6, on the batch (the unimodal models' training data)
+            shapley = self.batch_shapley(batch, table, tokens)
+            counts = batch.present.sum(0).float()
+            factor_b = learning_state_factor(shapley, upper, counts)
+        self.last_factors = {"count": counts, "upper": upper, "shapley": shapley, "gap": upper - shapley,
+                             "B": factor_b}
         return factor_a * factor_b

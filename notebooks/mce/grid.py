@@ -38,8 +38,11 @@ budget (fewer epochs at `quick` and `paper`, no kept-epoch selection): its claim
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 from torch.nn import functional as F
@@ -48,6 +51,7 @@ from mmlib.evaluate import linear_probe
 from mmlib.experiment import PROFILES, Experiment, build_method, prepared_splits, train_method, trained, \
     training_config, validation_sets
 from mmlib.methods import METHODS
+from mmlib.methods.mce import code_variant_shapley, learning_state_factor
 from mmlib.missing import parse_protocol
 from mmlib.train import fit
 from mmlib.trained import compute_once
@@ -221,6 +225,22 @@ class Chapter:
                 for m in self.main_methods]
         return jobs + [(IMAGE_ONLY, self.experiment("concat", "avmnist_mce", "rates:audio=1"))]
 
+    def run_plan(self) -> pd.DataFrame:
+        """01: what :meth:`main_jobs` trains at this profile, per dataset: the settings (orderings, audio rates),
+        the methods, the seeds and the number of runs (computed from the grid, so it cannot drift from it)."""
+        rows = {}
+        for setting, experiment in self.main_jobs():
+            if setting == IMAGE_ONLY:
+                continue
+            row = rows.setdefault(experiment.dataset, {"settings": [], "methods": [], "runs": 0})
+            row["settings"] += [setting] if setting not in row["settings"] else []
+            row["methods"] += [experiment.method] if experiment.method not in row["methods"] else []
+            row["runs"] += len(experiment.seed_list())
+        seeds = len(self.seed_list())
+        return pd.DataFrame([{"profile": self.profile, "dataset": dataset, "settings": ", ".join(row["settings"]),
+                              "methods": ", ".join(row["methods"]), "seeds": seeds, "runs": row["runs"]}
+                             for dataset, row in rows.items()])
+
     @property
     def ablation_rows(self) -> dict:
         """02: the rows of Table 2 run at this profile (row: components)."""
@@ -376,11 +396,28 @@ def training_dynamics(experiment: Experiment, seed: int, log_steps: bool, probe:
 
 # ------------------------------------------------------------------------ 03: the factors of Eq. 5-8 in training
 
-def shapley_factors(experiment: Experiment, seed: int) -> tuple[list[dict], pd.DataFrame]:
+def unimodal_accuracy(method, splits, seed: int) -> list[dict]:
+    """Each frozen unimodal model of Eq. 6 of a trained MCE, scored on the samples that have its modality in the
+    training split (the data it was trained on, and the batches U_m is scored on in training) and in the validation
+    split (held out, under the same missing rates)."""
+    rows = []
+    device = method.factor_a.device
+    with torch.no_grad():
+        for index, (name, model) in enumerate(zip(splits.spec.modality_names, method.unimodal)):
+            for split, data in (("training (seen)", splits.train), ("validation (held out)", splits.val)):
+                batch = data.subset(torch.nonzero(data.present[:, index]).flatten()).batch().to(device)
+                logits = model.eval()(batch.x[name], batch.frame_mask.get(name))
+                rows.append({"seed": seed, "modality": name, "split": split, "samples": len(batch.y),
+                             "accuracy": (logits.argmax(-1) == batch.y).float().mean().item()})
+    return rows
+
+
+def shapley_factors(experiment: Experiment, seed: int) -> tuple[list[dict], pd.DataFrame, list[dict]]:
     """Train one MCE run as :func:`mmlib.experiment.train_method` does, recording after every training batch each
     modality's count, unimodal upper bound U_m (Eq. 6), Shapley value phi_m (Eq. 5), gap and factor B_m (Eq. 8)
-    (Table 6); returns those rows and the run's per-epoch history. Computed once
-    (:func:`mmlib.trained.compute_once`, keyed on the run and this code): a rebuild reads it."""
+    (Table 6); returns those rows, the run's per-epoch history and its unimodal models' accuracies on seen and on
+    held-out samples (:func:`unimodal_accuracy`). Computed once (:func:`mmlib.trained.compute_once`, keyed on the
+    run and this code): a rebuild reads it."""
 
     def compute():
         model, splits, config = build_method(experiment, seed)
@@ -395,7 +432,72 @@ def shapley_factors(experiment: Experiment, seed: int) -> tuple[list[dict], pd.D
 
         history = fit(model, splits.train, splits.val, config, on_step=record_factors,
                       select_on=validation_sets(experiment, splits, seed))
-        return rows, history_frame(experiment, seed, history)
+        return rows, history_frame(experiment, seed, history), unimodal_accuracy(model, splits, seed)
 
-    code = inspect.getsource(shapley_factors), inspect.getsource(history_frame)
+    code = inspect.getsource(shapley_factors), inspect.getsource(history_frame), inspect.getsource(unimodal_accuracy)
     return compute_once("mce-shapley-factors", (experiment.key(seed), code), compute)
+
+
+def held_out_factor(log: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
+    """The factor B of Eq. 8 along the recorded training (``log``: one row per seed, batch and modality, as
+    :func:`shapley_factors` records) with U_m scored on held-out samples: a batch's held-out U_m is its count of m
+    times the unimodal model's accuracy on the validation samples that have m (``accuracy``, from
+    :func:`unimodal_accuracy`), the number it would get right on samples it was not trained on. The recorded phi_m
+    is kept: the factor is recomputed, not fed back into training."""
+    held_out = accuracy[accuracy.split == "validation (held out)"].set_index(["seed", "modality"]).accuracy
+    rate = pd.Series(list(zip(log.seed, log.modality)), index=log.index).map(held_out)
+    upper = log["count"] * rate
+    gap = upper - log.shapley
+    factor = np.where((gap > 0) & (log["count"] > 0), gap / log["count"].clip(lower=1), 0.0)
+    return log.assign(upper=upper, gap=gap, B=factor)
+
+
+def valuations_compared(method, data, batch_size: int = 128) -> pd.DataFrame:
+    """Eq. 5 and the authors' code's Shapley values (:func:`mmlib.methods.mce.code_variant_shapley`) on the same
+    batches of ``data``, for a trained MCE in evaluation mode, U_m as in training (Eq. 6 on the batch): per batch,
+    valuation and modality, phi_m per sample that has m, B_m (Eq. 8) and whether its gap is negative (masked)."""
+    rows = []
+    device = method.factor_a.device
+    names = method.spec.modality_names
+    method.eval()
+    with torch.no_grad():
+        for number, batch in enumerate(data.batches(batch_size)):
+            batch = batch.to(device)
+            table = method.coalition_values(batch)
+            upper, counts = method.upper_bounds(batch).sum(0), batch.present.sum(0).float()
+            for label, phi in (("Eq. 5", method.shapley_values(batch, table).sum(0)),
+                               ("code", code_variant_shapley(table, batch.present).float())):
+                factor = learning_state_factor(phi, upper, counts)
+                rows += [{"batch": number, "valuation": label, "modality": name, "count": counts[i].item(),
+                          "phi per sample": (phi[i] / counts[i]).item() if counts[i] > 0 else np.nan,
+                          "B": factor[i].item(), "masked": bool(upper[i] < phi[i])}
+                         for i, name in enumerate(names)]
+    return pd.DataFrame(rows)
+
+
+def step_cost(step) -> dict[str, float]:
+    """FLOPs and peak memory of one call of ``step`` (a training step, or a Shapley evaluation) on the CPU: the
+    floating-point operations of its matrix products, attention and convolutions, forward and backward
+    (:class:`torch.utils.flop_counter.FlopCounterMode`; element-wise operations are not counted), and the peak,
+    over the call, of the bytes held by the tensors the profiler sees allocated in it (the PyTorch profiler's
+    memory timeline; tensors allocated before the call, such as the inputs and parameters, are not counted)."""
+    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler._memory_profiler import MemoryProfileTimeline
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    sys.stderr.flush()
+    saved = os.dup(2)  # the profiler's native start/stop lines go to the process's stderr: silenced
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True,
+                         with_stack=True) as run:
+                step()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    _, sizes = MemoryProfileTimeline(run._memory_profile())._coalesce_timeline("cpu")
+    peak = max((sum(row) for row in sizes), default=0)
+    return {"GFLOPs": counter.get_total_flops() / 1e9, "peak memory (MB)": peak / 2 ** 20}

@@ -1,0 +1,50 @@
+"""The MCE chapter's grid helpers that compute what its pages state: B with a held-out U_m (issue 17, item 3), the
+FLOPs and peak memory of a step (Table 8), and what the main tables run at each profile (Tables 3-4)."""
+
+import pandas as pd
+import pytest
+import torch
+
+from mmbook.mce.grid import Chapter, held_out_factor, step_cost
+
+
+def test_held_out_factor_replaces_u_by_count_times_held_out_accuracy():
+    log = pd.DataFrame({"seed": [0, 0, 1], "epoch": 0, "step": 0, "modality": ["text", "video", "text"],
+                        "count": [10.0, 4.0, 10.0], "upper": [10.0, 4.0, 9.0], "shapley": [6.0, 3.5, 6.0],
+                        "gap": [4.0, 0.5, 3.0], "B": [0.4, 0.125, 0.3]})
+    accuracy = pd.DataFrame({"seed": [0, 0, 1, 0, 0, 1], "modality": ["text", "video", "text"] * 2,
+                             "split": ["training (seen)"] * 3 + ["validation (held out)"] * 3,
+                             "accuracy": [1.0, 1.0, 0.9, 0.7, 0.5, 0.5]})
+    held = held_out_factor(log, accuracy)
+    # U = 10 x 0.7 = 7, 4 x 0.5 = 2 (below phi = 3.5: masked), 10 x 0.5 = 5 (seed 1's own model)
+    assert held.upper.tolist() == pytest.approx([7.0, 2.0, 5.0])
+    assert held.B.tolist() == pytest.approx([0.1, 0.0, 0.0])
+    assert held.gap.tolist() == pytest.approx([1.0, -1.5, -1.0])
+    assert log.B.tolist() == [0.4, 0.125, 0.3]  # the recorded factor is left as it was
+
+
+def test_step_cost_counts_the_flops_of_a_product_forward_and_backward():
+    x = torch.randn(256, 512)
+    w = torch.randn(512, 512, requires_grad=True)
+
+    def step():
+        w.grad = None
+        (x @ w).sum().backward()
+
+    cost = step_cost(step)
+    # forward x @ w and backward x^T @ grad: 2 x (2 x 256 x 512 x 512) FLOPs
+    assert cost["GFLOPs"] == pytest.approx(2 * 2 * 256 * 512 * 512 / 1e9)
+    # at least the 256 x 512 float output, and less than the whole of the inputs and outputs many times over
+    assert 0.5 <= cost["peak memory (MB)"] < 20
+
+
+def test_the_run_plan_is_the_grid():
+    for profile in ("smoke", "quick", "paper"):
+        chapter = Chapter(profile)
+        plan = chapter.run_plan().set_index("dataset")
+        jobs = [experiment for setting, experiment in chapter.main_jobs() if setting != "image-only model"]
+        assert plan.runs.sum() == sum(len(experiment.seed_list()) for experiment in jobs)
+        assert set(plan.index) == {experiment.dataset for experiment in jobs}
+    quick, paper = Chapter("quick").run_plan().set_index("dataset"), Chapter("paper").run_plan().set_index("dataset")
+    assert "mfeat" not in quick.index and paper.loc["mfeat", "settings"] == "a, b, c, d, e, f"
+    assert quick.loc["scene15", "settings"] == "a, f" and quick.loc["mosi", "settings"] == "a, b, c, d, e, f"
