@@ -226,17 +226,21 @@ def availability(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def projection_ablation(experiment: Experiment, seed: int) -> pd.DataFrame:
-    """Where the projection helps: one trained MMP run (read back, :func:`mmlib.experiment.trained`) scored as the run
-    was (its test protocols and mask seed, :func:`mmlib.experiment.score_run`) twice on the same weights, a missing
-    modality given its projection (method ``mmp``) or the backbone's missing-modality embedding (method
-    ``mmp_missing_embedding``, ``MMP.fill_missing``). Only inference differs."""
-    method, splits, _ = trained(experiment, seed)
-    tables = []
-    for fill, label in (("projection", "mmp"), ("missing_embedding", "mmp_missing_embedding")):
-        method.fill_missing = fill
-        tables.append(score_run(experiment, seed, method, splits, []).results.assign(method=label))
-    method.fill_missing = "projection"
-    return pd.concat(tables, ignore_index=True)
+    """Where the projection helps: one trained MMP run (read back, :func:`mmlib.experiment.trained`) and its scores
+    (method ``mmp``), beside the same weights scored as the run was (its test protocols and mask seed,
+    :func:`mmlib.experiment.score_run`) with a missing modality given the backbone's missing-modality embedding
+    instead of its projection (method ``mmp_missing_embedding``, ``MMP.fill_missing``). Only inference differs.
+    Computed once and kept (:func:`mmlib.trained.compute_once`): mfeat's 63 subsets take a while to score."""
+    from mmlib.trained import compute_once, fingerprint
+
+    def compute():
+        method, splits, record = trained(experiment, seed)
+        method.fill_missing = "missing_embedding"
+        embedded = score_run(experiment, seed, method, splits, []).results.assign(method="mmp_missing_embedding")
+        return pd.concat([record.results, embedded], ignore_index=True)
+
+    return compute_once("mmp-projection-ablation", (experiment.key(seed), fingerprint(inspect.getsource(
+        projection_ablation))), compute)
 
 
 def predictions(experiment: Experiment, seed: int, indices, conditions=FIGURE3_CONDITIONS) -> pd.DataFrame:
