@@ -21,8 +21,13 @@ zero placeholders in its input would change nothing.
 
 Where the paper leaves a choice open, the choice made here:
 
-- Tokens: ``num_tokens`` = 4 per vector modality (all our stand-in data are vectors; one token would leave Eq. 2's
-  attention nothing to attend over); d = 64; eight aggregated tokens per modality, as the paper.
+- Tokens: a modality's tokens are its encoder's (:func:`mmlib.nn.make_encoder`): for an image, a square grid of
+  convolutional feature tokens; for a sequence, the mean over equal spans of time; for a feature vector, slices of
+  an MLP's output (``num_tokens`` of them: one token would leave Eq. 2's attention nothing to attend over).
+  Eight aggregated tokens per modality, as the paper.
+- Width: ``d_model`` defaults to 64 here (the constructor's default, what ``python -m mmlib run`` trains); the
+  book's chapter sets d, the token count and the recipe per profile (``notebooks/mmp/grid.py``, ``Chapter.model``
+  and ``Chapter.training``), and its notebook 01 shows the values each profile uses, computed from there.
 - Module sharing: one cross-attention per modality for Eq. 2 (over its own tokens), one per *masked* modality i
   for Eq. 3 (shared over the available j), one per *available* modality j for Eq. 4 (shared over i), and one MLP
   per masked modality for Eq. 5: 3M cross-attention blocks and M MLPs, the O(M d^2) parameters of section IV-H.
@@ -34,9 +39,16 @@ Where the paper leaves a choice open, the choice made here:
 - Eq. 6: the real tokens are the target, with the gradient stopped on them (a regression target; otherwise the
   encoders could lower the loss by shrinking their tokens); the loss is averaged over the masked modality
   occurrences of the batch (N_masked of Eq. 6), weight 1 as Eq. 7 (``alignment_weight``).
-- The paper starts MMP from a backbone pre-trained with modality dropout; here every model is trained from
-  scratch with the same recipe (AdamW, lr 1e-3, weight decay 0.01; the paper says "AdamW, standard
-  configurations").
+- The paper starts MMP from a backbone pre-trained with modality dropout; ``mmp`` trains from scratch with the
+  same recipe as its backbone (``MMP_RECIPE``: AdamW, lr 1e-3, weight decay 0.01; the paper says "AdamW, standard
+  configurations"); the book's chapter runs the paper's warm start as a second stage from the kept
+  ``transformer_dropout`` run.
+
+Inference only (the ablation "where the projection helps"): ``fill_missing = "missing_embedding"`` on a trained
+MMP gives a missing modality the backbone's missing-modality embedding instead of its projection, on the same
+weights. MMP's training never reads that embedding (a masked modality is always projected): it gets a zero gradient,
+and only AdamW's weight decay moves it from its initial value, so the ablation measures what the projection adds
+over a placeholder the fusion never learnt to read.
 
 Ablation switches (Table V): ``projection="linear"`` replaces the cross-attention projection (Eq. 2-4) by a linear
 one (Eq. 5's concatenation of the available modalities' own tokens, then the feature and token-axis linear maps,
@@ -57,6 +69,7 @@ from .baselines import TransformerFusion
 from .registry import register
 
 PROJECTIONS = ("cross_attention", "linear")
+FILLS = ("projection", "missing_embedding")  # MMP.fill_missing
 #: the recipe of the three Table I models (AdamW as the paper; weight decay and lr chosen for small models)
 MMP_RECIPE = TrainConfig(epochs=30, batch_size=64, lr=1e-3, weight_decay=0.01, optimizer="adamw")
 
@@ -135,6 +148,9 @@ class MMP(TransformerFusion):
     recipe = MMP_RECIPE
     train_dropout = None  # the masking happens in forward, which needs the masked modalities' real tokens
     masking = ModalityDropout(0.5)
+    #: what a missing modality gets at inference: its projection (Eq. 2-5), or, for the inference-only ablation,
+    #: the backbone's missing-modality embedding (untrained in MMP: see the module's docstring)
+    fill_missing = "projection"
 
     def __init__(self, spec, d_model: int = 64, num_tokens: int | None = 4, dropout: float = 0.1,
                  num_layers: int = 2, num_heads: int = 4, projection: str = "cross_attention",
@@ -186,6 +202,8 @@ class MMP(TransformerFusion):
         return completed, full
 
     def fuse(self, tokens, present):
+        if self.fill_missing == "missing_embedding":
+            return super().fuse(tokens, present)
         completed, _ = self.complete(tokens, present)
         everything = torch.ones_like(present)  # projected tokens enter the branch of their modality as real ones
         features = self.fusion(self.embed(completed, everything))[:, 0]
@@ -206,6 +224,10 @@ class MMP(TransformerFusion):
         return total / max(count, 1)
 
     def forward(self, batch) -> MethodOutput:
+        if self.fill_missing not in FILLS:
+            raise ValueError(f"fill_missing must be one of {FILLS}, got {self.fill_missing!r}")
+        if not self.training and self.fill_missing == "missing_embedding":
+            return super().forward(batch)  # the backbone's own path: the missing embedding (ablation, inference)
         tokens = self.encode(batch)
         present = batch.present
         if self.training:

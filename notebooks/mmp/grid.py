@@ -12,12 +12,8 @@ most the same number of epochs, with early stopping after 8 epochs without a bet
 epoch kept chosen on validation under its own protocol (the library's patience and selection, the same for every
 recipe of the chapter):
 
-| | smoke | quick (2-core CPU) | paper |
-|---|---|---|---|
-| backbone | d = 32, 4 tokens | d = 32, 4 tokens | d = 64, 4 tokens |
-| recipe | AdamW, batch 128, lr 2e-3 | the same | AdamW, batch 64, lr 1e-3 |
-| epochs, every model and dataset | 2 (the profile's cap) | 10 | 30 (``MMP_RECIPE``, given explicitly) |
-| two-stage runs (each stage) | 2 + 2, on MSRC-v1 and MOSI | 10 + 10, on MSRC-v1 and MOSI | 30 + 30, on mfeat, MSRC-v1, MOSI |
+the backbone's width and tokens, the recipe, the epochs and what runs on which dataset are set per profile by
+:class:`Chapter` below; :func:`profile_settings` computes the table of them that notebook 01 and the page show.
 
 Why 10 at quick: mfeat (6 modalities, 63 subsets scored on validation every epoch, MMP four times as slow per
 epoch as its backbone there) is the costliest set; it used to train 8 epochs where the other sets trained 15,
@@ -25,6 +21,18 @@ which gave the datasets of one Table I (and of one claim) different budgets. Giv
 have added about 2.5 minutes to the chapter's 5 at quick (the book must stay within 45), and the two-stage runs
 about 1 more; so every dataset and model of the chapter gets 10 (mfeat 2 more than before, the others 5 fewer),
 and the notebooks say, computed, how many runs kept their last epoch (under-trained at this profile).
+
+**Tokens.** Table I runs on AV-MNIST too (:data:`TOKEN_DATASETS`: an MNIST image and the MFCC frames of a spoken
+digit), where a modality's tokens are its encoder's own: a 2 x 2 grid of convolutional features of the image, the
+means over 4 spans of audio frames; on the vector stand-ins a token is one slice of an MLP's output.
+
+**Table II** (MMP against the book's other methods) runs on AV-MNIST under Table I's protocol. At ``quick`` only
+:data:`TABLE2_QUICK` trains. Measured on the 2-core CPU while four other jobs shared it (seed 0 at quick settings,
+each run alone in one single-threaded process, from an empty cache), one AV-MNIST run took 11 s for Pretrained, 8 s
+for Dropout, 12 s for MMP (Table I on AV-MNIST: about 32 s a seed, 2.6 minutes for five), 17 s for MAPs, 27 s for
+MGR, 39 s for MCE, 51 s for DREAM and 65 s for CMPT (the last three with the sub-models they pre-train). Five seeds
+of all five would add about 16.5 minutes of training; MAPs alone adds 1.4 (MGR would add 2.2 more), which with
+Table I's AV-MNIST runs is what the chapter's 8 minutes leave room for.
 
 **Two stages: the paper's protocol.** The paper starts MMP from a backbone trained with modality dropout. Here
 that is a second stage: each Table I model continues from the weights kept by a first-stage model of the same
@@ -51,8 +59,24 @@ from mmlib.store import Record, load_record, save_record
 from mmlib.train import fit, resolve_device, validation_score
 
 LABELS = {"transformer": "Pretrained", "transformer_dropout": "Dropout", "mmp": "MMP",
-          "mmp_lp": "Dropout + LP", "mmp_lp_align": "Dropout + LP + Align"}
+          "mmp_lp": "Dropout + LP", "mmp_lp_align": "Dropout + LP + Align",
+          "dream": "DREAM", "cmpt": "CMPT", "mgr": "MGR", "mce": "MCE", "maps": "MAPs"}
 TABLE1_METHODS = ["transformer", "transformer_dropout", "mmp"]
+#: Table I's datasets with real images or sequences (the encoders' own tokens: an image's grid of convolutional
+#: features, a sequence's spans of frames), beside the vector stand-ins (mfeat, MSRC-v1, MOSI: slices of an MLP)
+TOKEN_DATASETS = ("avmnist",)
+
+# Table II on AV-MNIST: the book's other missing-modality methods under Table I's protocol, and what each profile runs
+TABLE2_DATASET = "avmnist"
+TABLE2_METHODS = ["dream", "cmpt", "mgr", "mce", "maps"]
+#: MAPs learns one prompt per missing case, which complete training data never shows it: it trains on the
+#: missing-both setting of Table III (35% of samples without the image, 35% without the audio)
+TABLE2_MAPS_TRAINING = "absent:image=0.35,audio=0.35"
+#: the Table II methods trained at ``quick``: those whose five seeds fit the chapter's 8 minutes beside Table I
+TABLE2_QUICK = ("maps",)
+#: Figure 3: how many AV-MNIST test samples it shows, and the subsets it predicts them under
+FIGURE3_SAMPLES = 4
+FIGURE3_CONDITIONS = ("image+audio", "image", "audio")
 QUICK_EPOCHS = 10  # every model and dataset of the chapter at quick (see above)
 
 # Table III and V on CUB: the grid's test protocols, the ablation's models, missing-aware prompts
@@ -104,8 +128,24 @@ class Chapter:
     # ------------------------------------------------------------------------------------------ the grids
     @property
     def table1_datasets(self) -> tuple[str, ...]:
-        """Table I's datasets: mfeat's 63 subsets are left out at smoke (which only checks that notebooks run)."""
-        return ("msrc", "mosi") if self.profile == "smoke" else ("mfeat", "msrc", "mosi")
+        """Table I's datasets: the vector stand-ins and AV-MNIST (real image and audio frames, :data:`TOKEN_DATASETS`);
+        mfeat's 63 subsets are left out at smoke (which only checks that notebooks run)."""
+        vectors = ("msrc", "mosi") if self.profile == "smoke" else ("mfeat", "msrc", "mosi")
+        return vectors + TOKEN_DATASETS
+
+    @property
+    def table2_methods(self) -> list[str]:
+        """Table II's other methods at this profile: every one at smoke (a check that they run) and paper, those of
+        :data:`TABLE2_QUICK` at quick (the chapter's CPU budget)."""
+        return [m for m in TABLE2_METHODS if self.profile != "quick" or m in TABLE2_QUICK]
+
+    def table2(self) -> list[Experiment]:
+        """Table II: MMP and Table I's other two trainings on AV-MNIST (the very runs of Table I) beside the book's
+        other methods at this profile, one comparison (one budget), every one trained on complete data except
+        MAPs (:data:`TABLE2_MAPS_TRAINING`) and tested on every subset."""
+        return ([self.experiment(TABLE2_DATASET, m) for m in TABLE1_METHODS]
+                + [self.experiment(TABLE2_DATASET, m, train_protocol=TABLE2_MAPS_TRAINING if m == "maps" else None)
+                   for m in self.table2_methods])
 
     @property
     def two_stage_datasets(self) -> tuple[str, ...]:
@@ -153,6 +193,77 @@ class Chapter:
         labels = [TWO_STAGE_LABELS[e.method] for e in experiments]
         return (pd.concat([r.results.assign(model=label) for r, label in zip(runs, labels)], ignore_index=True),
                 pd.concat([r.history.assign(model=label) for r, label in zip(runs, labels)], ignore_index=True))
+
+
+def profile_settings() -> pd.DataFrame:
+    """What each profile runs in this chapter, computed from :class:`Chapter` (one column per profile)."""
+    from mmlib.experiment import profile_named
+
+    rows = {}
+    for name in ("smoke", "quick", "paper"):
+        chapter = Chapter(name)
+        rows[name] = {"d (width of every token)": chapter.model["d_model"],
+                      "tokens per vector modality": chapter.model["num_tokens"],
+                      "tokens per image (the encoder's own)": "{0} x {0} grid of convolutional features".format(
+                          int(round(chapter.model["num_tokens"] ** 0.5))),
+                      "tokens per sequence (the encoder's own)": f"means over {chapter.model['num_tokens']} spans of frames",
+                      "optimiser, batch, lr": f"{chapter.training['optimizer']}, {chapter.training['batch_size']}, "
+                                              f"{chapter.training['lr']:g}",
+                      "epochs (every model and dataset)": chapter.epochs,
+                      "seeds": len(profile_named(name).seeds),
+                      "Table I datasets": ", ".join(chapter.table1_datasets),
+                      "two-stage datasets": ", ".join(chapter.two_stage_datasets),
+                      "Table II methods (AV-MNIST)": ", ".join(LABELS[m] for m in chapter.table2_methods)}
+    return pd.DataFrame(rows)
+
+
+def availability(results: pd.DataFrame) -> pd.DataFrame:
+    """Table I's claim table: the condition ``complete`` (every modality of the dataset) or ``incomplete``, the
+    modality subset in a column of its own (``subset``)."""
+    size = results.condition.str.count(r"\+") + 1
+    complete = size == size.groupby(results.dataset).transform("max")
+    return results.rename(columns={"condition": "subset"}).assign(condition=np.where(complete, "complete", "incomplete"))
+
+
+def projection_ablation(experiment: Experiment, seed: int) -> pd.DataFrame:
+    """Where the projection helps: one trained MMP run (read back, :func:`mmlib.experiment.trained`) and its scores
+    (method ``mmp``), beside the same weights scored as the run was (its test protocols and mask seed,
+    :func:`mmlib.experiment.score_run`) with a missing modality given the backbone's missing-modality embedding
+    instead of its projection (method ``mmp_missing_embedding``, ``MMP.fill_missing``). Only inference differs.
+    Computed once and kept (:func:`mmlib.trained.compute_once`): mfeat's 63 subsets take a while to score."""
+    from mmlib.trained import compute_once, fingerprint
+
+    def compute():
+        method, splits, record = trained(experiment, seed)
+        method.fill_missing = "missing_embedding"
+        embedded = score_run(experiment, seed, method, splits, []).results.assign(method="mmp_missing_embedding")
+        return pd.concat([record.results, embedded], ignore_index=True)
+
+    return compute_once("mmp-projection-ablation", (experiment.key(seed), fingerprint(inspect.getsource(
+        projection_ablation))), compute)
+
+
+def predictions(experiment: Experiment, seed: int, indices, conditions=FIGURE3_CONDITIONS) -> pd.DataFrame:
+    """Figure 3: the trained run's (read back) predicted class and its probability for the test samples ``indices``
+    under each modality subset in ``conditions`` (the other modalities removed); one row per sample and
+    condition."""
+    import torch
+
+    from mmlib.missing import parse_protocol
+    from mmlib.train import predict
+
+    method, splits, _ = trained(experiment, seed)
+    test = splits.test.subset(torch.as_tensor(list(indices)))
+    subsets = parse_protocol("subsets", splits.spec)
+    rows = []
+    for condition in conditions:
+        probability = predict(method, subsets.apply(test, condition, seed), device=next(method.parameters()).device
+                              ).softmax(-1).cpu()
+        for k, index in enumerate(indices):
+            rows.append({"method": experiment.method, "condition": condition, "index": int(index),
+                         "label": int(test.y[k]), "prediction": int(probability[k].argmax()),
+                         "probability": float(probability[k].max())})
+    return pd.DataFrame(rows)
 
 
 def _source_hash() -> str:

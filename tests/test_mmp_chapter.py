@@ -1,0 +1,76 @@
+"""MMP, issue 17: the inference-only ablation's switch (projected tokens against the missing-modality embedding on
+the same weights), and what the chapter's grid runs per profile (d, tokens, Table I's real-token dataset, Table II)."""
+
+import pytest
+import torch
+
+from mmlib.data.core import make_dataset
+from mmlib.experiment import budget
+from mmlib.methods import make_method
+from mmlib.methods.baselines import TransformerFusion
+
+from toydata import weak_signal
+
+
+def toy(n=32, seed=0):
+    spec, arrays, y, rng = weak_signal(n, seed)
+    return make_dataset(spec, arrays, y)
+
+
+def test_missing_embedding_fill_changes_only_the_missing_modalities_path():
+    torch.manual_seed(0)
+    data = toy(16)
+    method = make_method("mmp", data.spec, d_model=16).eval()
+    batch = data.batch(torch.arange(16))
+    present = torch.ones(16, 3, dtype=torch.bool)
+    present[:, 1] = False
+    missing = batch.with_present(present)
+    projected = method(missing).logits
+    method.fill_missing = "missing_embedding"
+    embedded = method(missing).logits
+    # the backbone's own path on the same weights: the missing embedding where a modality is absent
+    backbone = TransformerFusion.fuse(method, method.encode(missing), missing.present)[0]
+    assert torch.allclose(embedded, backbone, atol=1e-6)
+    assert not torch.allclose(embedded, projected, atol=1e-4)  # the projection is what differs
+    complete = method(batch).logits  # nothing missing: nothing to fill, both paths agree
+    method.fill_missing = "projection"
+    assert torch.allclose(complete, method(batch).logits, atol=1e-6)
+    method.fill_missing = "zeros"
+    with pytest.raises(ValueError, match="fill_missing"):
+        method(missing)
+
+
+def test_mmp_training_never_reads_the_missing_embedding():
+    """Why the ablation's placeholder is untrained (the module's docstring and the chapter say so)."""
+    torch.manual_seed(0)
+    data = toy(64)
+    method = make_method("mmp", data.spec, d_model=16).train()
+    output = method(data.batch(torch.arange(64)))
+    (torch.nn.functional.cross_entropy(output.logits, data.y) + sum(output.losses.values())).backward()
+    # a zero gradient (torch.where never selects it): only the optimiser's weight decay moves it
+    assert all(p.grad is None or not p.grad.any() for p in method.missing.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in method.available.parameters())
+    dropout = make_method("transformer_dropout", data.spec, d_model=16).train()
+    present = torch.ones(64, 3, dtype=torch.bool)
+    present[::2, 0] = False
+    out = dropout(data.batch(torch.arange(64)).with_present(present))
+    torch.nn.functional.cross_entropy(out.logits, data.y).backward()
+    first = dropout.missing[data.spec.modality_names[0]]
+    assert first.grad is not None and first.grad.any()  # where Dropout's training does read it
+
+
+def test_profiles_say_what_each_runs():
+    from mmbook.mmp.grid import TABLE2_METHODS, TABLE2_QUICK, TOKEN_DATASETS, Chapter, profile_settings
+
+    settings = profile_settings()
+    assert settings.loc["d (width of every token)", "quick"] == Chapter("quick").model["d_model"] == 32
+    assert settings.loc["d (width of every token)", "paper"] == Chapter("paper").model["d_model"] == 64
+    for profile in ("smoke", "quick", "paper"):
+        chapter = Chapter(profile)
+        assert set(TOKEN_DATASETS) <= set(chapter.table1_datasets)  # real images and sequences at every profile
+        assert chapter.table2_methods == (list(TABLE2_QUICK) if profile == "quick" else TABLE2_METHODS)
+        # Table II reuses Table I's runs (the same experiments: cache hits) and one budget
+        table1 = {e.key(0) for e in chapter.table1()}
+        table2 = chapter.table2()
+        assert all(e.key(0) in table1 for e in table2 if e.method in ("transformer", "transformer_dropout", "mmp"))
+        assert len({budget(e) for e in table2 + chapter.table1()}) == 1
