@@ -21,20 +21,27 @@ training seed.
 | claims not tested | Tables 3-4's (one setting of each is run) | Tables 3-4's and Tables 5-6's (insertion) | none |
 
 **What quick leaves out, and why** (issue 17's done-when: the chapter within 8 minutes at quick on the 2-core CPU).
-Measured, one seed of each kind of run in one process, one thread, private cache (``time.process_time()`` around
-``mmlib.experiment._run_seed``; the CPU shared with other jobs, load ~5 on 2 cores, so the seconds are if anything
-high), the grid as it was came to about 1,330 CPU seconds, 17 minutes of training on two workers (which run about
-1.3 times as fast as one on this CPU): Tables 1-2 about 690 (AVLetters at 40 tokens 343, Scene-15 210, MOSI 136),
-Tables 3-4 258, the ablations 282, the learning-rate check 105. Cut, in this order, until the estimate was under
-7 minutes: first what feeds no claim (Figure 4's L_T = 1 and rho = 0.25, 0.75: 89 s; the learning-rate check on
-Scene-15: 78 s; it stays on MOSI), then repetition: Scene-15's column (a second vector set beside MOSI, for
-Table 1's claim; 210 s), and AVLetters' tokens two frames each, 20 per modality (343 to 164 s; one token per frame at ``paper``);
-the AVLetters column itself stays, as do the 6 replicates. That left
-Tables 3-4 (258 s for two claims) and Tables 5-6's insertion variants (90 s for one claim) over the budget, the
-costliest claims per run: they run at ``paper`` (and at ``smoke``, which checks their code), and are *not tested*
-at quick. What remains, about 430 CPU seconds (Tables 1-2 298, the components and L_T = 0 103, the lr check 27), is
-about 5.5 minutes of training; the notebook ``01_main_tables`` recomputes an estimate from the steps it measures
-(:func:`chapter_minutes`) and says which claims this profile leaves out (:func:`left_out`).
+Measured: the CPU seconds (``time.process_time()`` around ``mmlib.experiment._run_seed``, one process, one thread,
+private cache) of one seed of each kind of run the notebooks train at quick, on the book's CPU while other jobs
+shared it (load ~5 on 2 cores: the seconds are if anything high), the first run of a process less its start-up
+(~2 s, paid once per worker). MOSI: transformer ~2, MAPs ~2, MGR ~4-5, its variants 3.5-5; AVLetters at 40 tokens
+16 / 14 / 27, at 20 tokens 7 / 7 / 13; Scene-15 11 / 12 / 24. The wall time of a build on an idle CPU is about
+the sum over runs / 1.3 (two single-threaded workers on two hyperthreaded vCPUs, :data:`TWO_WORKER_SPEEDUP`),
+plus ~10 s a notebook and the cells that do not train. The grid as it was came to about 1,430 CPU seconds, 18
+minutes of training: Tables 1-2 756 (AVLetters 343, Scene-15 277, MOSI 136), Tables 3-4 258, the ablations 283,
+the learning-rate check 130. Cut, in this order, until the estimate was at most 7 minutes: first what feeds no
+claim (Figure 4's L_T = 1 and rho = 0.25, 0.75: 90 s; the learning-rate check on Scene-15: 103 s, it stays on
+MOSI; Figures 1 and 5's t-SNE and UMAP drawn from smoke's 40 and 6 test samples, not paper's 120 and 20, and
+Figure 1's pictures of MAPs and MGR only, every model's shift still computed: about 120 CPU s to 46); then repetition: Scene-15's column (a second vector set beside MOSI in Table 1's claim; 277 s) and
+AVLetters' tokens two frames each, 20 per modality (343 to 164 s; one token per frame at ``paper``). The
+AVLetters column and the 6 replicates stay. That still left Tables 3-4 (258 s for two claims) and Tables 5-6's
+insertion variants (90 s for one claim) over the budget, the costliest claims per run: they run at ``paper`` (and
+at ``smoke``, which checks their code) and are *not tested* at quick. What remains is about 400 CPU seconds (Tables
+1-2 about 275, the components and L_T = 0 103, the lr check about 21): about 5.1 minutes of training, and with the
+four notebooks' start (~40 s), the step measurements of ``01_main_tables`` (~16 s), Figures 1 and 5's embeddings
+(~46 s) and reading Table 1's runs back for them (~10 s) about 7 minutes in all. Notebook ``01_main_tables`` recomputes an estimate of the training
+minutes from the steps it measures (:func:`chapter_minutes`), and the page says what quick leaves out, computed
+from the grids (:func:`left_out`).
 
 **One recipe, one budget.** Every model of the chapter (MGR, its variants, MAPs, the transformer, and at ``paper``
 dropout and the other chapters' methods) trains under :meth:`Chapter.training`: the same batch, optimiser, learning
@@ -197,7 +204,7 @@ class Chapter:
         """The recipe in words ("6 epochs on MOSI and 15 on Scene-15, in batches of 128, AdamW at lr 0.002")."""
         epochs = EPOCHS[self.profile]
         if isinstance(epochs, dict):
-            parts = [f"{n} on {DATASET_NAMES.get(d, d)}" for d, n in epochs.items()]
+            parts = [f"{n} on {DATASET_NAMES.get(d, d)}" for d, n in epochs.items() if d in self.main_datasets]
             parts[0] = parts[0].replace(" on ", " epochs on ", 1)
             text = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
         else:
