@@ -197,6 +197,11 @@ def test_paper_claims_import_cheaply():
     assert out.split() == [out.split()[0], "False"] and int(out.split()[0]) > 0
 
 
+#: the claims quick leaves untested (Tables 3-4 not run; Tables 5-6's insertion variants not run), and why
+QUICK_NOT_TESTED = {"mgr.table3_kappa07": "not run at this profile", "mgr.table3_kappa1": "not run at this profile",
+                    "mgr.table4": "not run at this profile", "mgr.insertion_token": "not in the table: Summation"}
+
+
 @pytest.mark.parametrize("profile", ["quick", "paper"])
 def test_every_claim_names_what_the_grid_runs(profile, monkeypatch):
     """The grid's tables, with made-up values in place of training: every claim is judged (no name mismatch), with
@@ -251,8 +256,9 @@ def test_every_claim_names_what_the_grid_runs(profile, monkeypatch):
         verdict = claims.judge(claim, table, history=history).verdict
         if profile == "smoke":
             continue
-        if profile == "quick" and claim.id == "mgr.table3_kappa1":
-            assert verdict.verdict == "not tested" and "kappa=1" in verdict.reason
+        if profile == "quick" and claim.id in QUICK_NOT_TESTED:  # the CPU budget (grid.py's docstring)
+            assert verdict.verdict == "not tested", claim.id
+            assert QUICK_NOT_TESTED[claim.id] in verdict.reason, (claim.id, verdict.reason)
         else:
             assert verdict.verdict != "not tested", (claim.id, verdict.reason)
             assert verdict.n == replicates, claim.id

@@ -16,11 +16,15 @@ def grid():
     return importlib.import_module("mmbook.mgr.grid")
 
 
-def test_avletters_tokens_are_frames(grid):
-    """One token per lip frame: changing video frame t changes only the tokens within the encoder's convolution
-    (t-1..t+1); with 4 pooled tokens per modality (the vector sets' setting) it would change a whole span."""
-    chapter = grid.Chapter("quick")
-    options = chapter.model("avletters", "mgr")
+@pytest.mark.parametrize("profile, tokens, changed_tokens", [("paper", 40, [19, 20, 21]), ("quick", 20, [9, 10]),
+                                                            ("smoke", 20, [9, 10])])
+def test_avletters_tokens_are_frames(grid, profile, tokens, changed_tokens):
+    """The encoder's own frames in time order: at paper one token per lip frame, so changing video frame 20 changes
+    only the tokens within the encoder's convolution (frames 19-21); at smoke and quick (the CPU budget) two frames a
+    token, so it changes tokens 9 (frames 18-19) and 10 (frames 20-21). With 4 pooled tokens per modality (the
+    vector sets' setting) it would change a whole span of 10 frames' token."""
+    chapter = grid.Chapter(profile)
+    options = {**chapter.model("avletters", "mgr"), "d_model": 32}
     data = load_dataset("avletters").train.subset(np.arange(4))
     method = make_method("mgr", data.spec, **options).eval()
     batch = data.batch()
@@ -30,8 +34,8 @@ def test_avletters_tokens_are_frames(grid):
         before = method.encode(batch)["video"]
         after = method.encode(batch.__class__(**{**batch.__dict__, "x": {**batch.x, "video": video}}))["video"]
     changed = (before - after).abs().amax((0, 2)) > 1e-6
-    assert before.shape[1] == data.spec.modalities[1].shape[0] == 40
-    assert changed.nonzero().flatten().tolist() == [19, 20, 21]
+    assert data.spec.modalities[1].shape[0] == 40 and before.shape[1] == tokens
+    assert changed.nonzero().flatten().tolist() == changed_tokens
 
 
 def test_every_model_of_the_chapter_reads_eq_1_in_the_paper_s_form(grid):
@@ -102,3 +106,27 @@ def test_step_cost_counts_parameters_and_times_both_models(grid):
     assert cost.loc["mgr", "parameters"] == counts["mgr"]
     assert cost.loc["mgr", "parameters ratio"] == pytest.approx(counts["mgr"] / counts["transformer"])
     assert cost.loc["transformer", "time ratio"] == 1 and (cost["step (ms)"] > 0).all()
+
+
+def test_what_quick_leaves_out_is_computed_from_the_grids(grid):
+    """The page's sentence on quick's cuts (:func:`left_out`) names each grid's cut, read from the two profiles'
+    grids: Scene-15's column, AVLetters' two-frame tokens, Tables 3-4, the insertion variants and Figure 4's
+    extra L_T and rho, the learning-rate check on Scene-15; and nothing at paper."""
+    quick = grid.left_out(grid.Chapter("quick"))
+    assert "Scene-15 at κ = 0.7" in quick and "AVLetters 20 tokens per modality, not 40" in quick
+    assert "Tables 3-4 (none of their settings)" in quick
+    assert "Summation, MAPs/Attn., MAPs/Input, L_T=1, L_T=3, rho=0.25, rho=0.75" in quick
+    assert "the learning-rate check on Scene-15" in quick
+    assert "MOSI at κ = 0.7" not in quick and "w/o" not in quick and "L_T=0" not in quick  # what quick runs
+    assert grid.left_out(grid.Chapter("paper")) == ""
+    smoke = grid.left_out(grid.Chapter("smoke"))
+    assert "Tables 3-4: 4 of the 18 settings" in smoke and "Summation" not in smoke
+
+
+def test_quick_runs_every_variant_a_tested_ablation_claim_reads(grid):
+    """At quick the ablations keep the variants of the claims they still test (components, refinement: L_T = 0
+    against the default), so that cutting the grid cannot silently drop a claim's comparator."""
+    variants = grid.Chapter("quick").ablation_variants()
+    for name in ("Token", "MGR", "w/o mixed-context", "w/o L_div", "w/o h_u", "L_T=0", "L_T=2"):
+        assert name in variants
+    assert not {"Summation", "L_T=1", "rho=0.25"} & set(variants)

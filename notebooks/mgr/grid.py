@@ -9,16 +9,39 @@ training seed.
 | | smoke | quick (2-core CPU) | paper |
 |---|---|---|---|
 | absence seeds x training seeds | 1 x 1 | 3 x 2 (6 replicates; the library's 5 training seeds are not used) | 4 x 4 (16) |
-| backbone (Eq. 1 in the paper's form) | d = 32, 4 tokens per modality (AVLetters: 40, one per frame) | d = 32, the same | d = 64, the same (AV-MNIST: 25) |
-| epochs (every model on a dataset alike) | 2 (the profile's cap) | MOSI 6, Scene-15 15, AVLetters 15 | 30 (MGR's recipe) |
+| backbone (Eq. 1 in the paper's form) | d = 32, 4 tokens per modality (AVLetters: 20, two frames each) | d = 32, the same | d = 64, the same (AVLetters: 40, one per frame; AV-MNIST: 25) |
+| epochs (every model on a dataset alike) | 2 (the profile's cap) | MOSI 6, AVLetters 15 (Scene-15 15 where run) | 30 (MGR's recipe) |
 | recipe (every model alike; AdamW) | batch 128 (AVLetters 64), lr 2e-3 | the same | batch 64, lr 1e-3 |
-| Tables 1-2 | MOSI at kappa 0.7 and 1; AVLetters at 0.7 | MOSI at 0.7 and 1, Scene-15 and AVLetters at 0.7 | MOSI, Scene-15 at 0.7 and 1; AVLetters, AV-MNIST at 0.7 |
+| Tables 1-2 | MOSI at kappa 0.7 and 1; AVLetters at 0.7 | the same | MOSI, Scene-15 at 0.7 and 1; AVLetters, AV-MNIST at 0.7 |
 | methods in Tables 1-2 | transformer, MAPs, MGR | the same | and dropout and the other chapters' methods |
-| lr check: MGR, transformer at lr 1e-4 and the chapter's, kappa 0.7 | MOSI, 1 replicate | MOSI and Scene-15, 3 | every Table 1 dataset, 4 |
-| Tables 3-4 | one setting of each | kappa 0.7 | kappa 0.7 and 1 (Table 3) |
-| ablations (Tables 5-8, Fig. 4) | MOSI, kappa 0.7 | MOSI, kappa 0.7; L_T up to 2 | every Table 1-2 setting; L_T up to 3 |
+| lr check: MGR, transformer at lr 1e-4 and the chapter's, kappa 0.7 | MOSI, 1 replicate | MOSI, 3 | every Table 1 dataset, 4 |
+| Tables 3-4 | one setting of each | none (the CPU budget) | kappa 0.7 and 1 (Table 3) |
+| ablations (Tables 5-8, Fig. 4) | MOSI, kappa 0.7: every variant; L_T up to 2 | MOSI, kappa 0.7: Tables 7-8's components and L_T = 0, 2 | every Table 1-2 setting; every variant; L_T up to 3 |
 | Figures 1 and 5 (Table 1's runs, through the cache) | transformer, MAPs, MGR (Figure 5: MAPs, MGR) on MOSI, kappa 0.7 | the same | the same |
-| claims not tested | Tables 3-4's (one setting of each is run) | Table 3 at kappa 1 | none |
+| claims not tested | Tables 3-4's (one setting of each is run) | Tables 3-4's and Tables 5-6's (insertion) | none |
+
+**What quick leaves out, and why** (issue 17's done-when: the chapter within 8 minutes at quick on the 2-core CPU).
+Measured: the CPU seconds (``time.process_time()`` around ``mmlib.experiment._run_seed``, one process, one thread,
+private cache) of one seed of each kind of run the notebooks train at quick, on the book's CPU while other jobs
+shared it (load ~5 on 2 cores: the seconds are if anything high), the first run of a process less its start-up
+(~2 s, paid once per worker). MOSI: transformer ~2, MAPs ~2, MGR ~4-5, its variants 3.5-5; AVLetters at 40 tokens
+16 / 14 / 27, at 20 tokens 7 / 7 / 13; Scene-15 11 / 12 / 24. The wall time of a build on an idle CPU is about
+the sum over runs / 1.3 (two single-threaded workers on two hyperthreaded vCPUs, :data:`TWO_WORKER_SPEEDUP`),
+plus ~10 s a notebook and the cells that do not train. The grid as it was came to about 1,430 CPU seconds, 18
+minutes of training: Tables 1-2 756 (AVLetters 343, Scene-15 277, MOSI 136), Tables 3-4 258, the ablations 283,
+the learning-rate check 130. Cut, in this order, until the estimate was at most 7 minutes: first what feeds no
+claim (Figure 4's L_T = 1 and rho = 0.25, 0.75: 90 s; the learning-rate check on Scene-15: 103 s, it stays on
+MOSI; Figures 1 and 5's t-SNE and UMAP drawn from smoke's 40 and 6 test samples, not paper's 120 and 20, and
+Figure 1's pictures of MAPs and MGR only, every model's shift still computed: about 120 CPU s to 46); then repetition: Scene-15's column (a second vector set beside MOSI in Table 1's claim; 277 s) and
+AVLetters' tokens two frames each, 20 per modality (343 to 164 s; one token per frame at ``paper``). The
+AVLetters column and the 6 replicates stay. That still left Tables 3-4 (258 s for two claims) and Tables 5-6's
+insertion variants (90 s for one claim) over the budget, the costliest claims per run: they run at ``paper`` (and
+at ``smoke``, which checks their code) and are *not tested* at quick. What remains is about 400 CPU seconds (Tables
+1-2 about 275, the components and L_T = 0 103, the lr check about 21): about 5.1 minutes of training, and with the
+four notebooks' start (~40 s), the step measurements of ``01_main_tables`` (~16 s), Figures 1 and 5's embeddings
+(~46 s) and reading Table 1's runs back for them (~10 s) about 7 minutes in all. Notebook ``01_main_tables`` recomputes an estimate of the training
+minutes from the steps it measures (:func:`chapter_minutes`), and the page says what quick leaves out, computed
+from the grids (:func:`left_out`).
 
 **One recipe, one budget.** Every model of the chapter (MGR, its variants, MAPs, the transformer, and at ``paper``
 dropout and the other chapters' methods) trains under :meth:`Chapter.training`: the same batch, optimiser, learning
@@ -38,9 +61,9 @@ last epoch at 6 epochs, 8% at 10, under the book's 20%, and their kept validatio
 6 to 10 epochs; on a flat curve the share is about 1/epochs from noise alone. On Scene-15, 83 to 100% of the
 transformer, MAPs and MGR runs were still improving at 6 epochs (MGR 50% at 10) and at most 1 in 6 at 15, their kept
 validation scores rising by about 3 to 6 points from 6 to 15 epochs. So MOSI keeps 6 epochs and Scene-15 gets the
-profile's cap, 15: its 18 Table 1 runs and the learning-rate check add about 2.3 minutes to the chapter's 7.8 at
-quick on a 2-core CPU (about 10 in all), where 10 epochs everywhere would have added about 4 and left Scene-15
-under-trained, and 15 everywhere about 9 (the book must stay within 45 minutes). Every model compared on a dataset
+profile's cap, 15, where it runs (10 epochs everywhere would have left Scene-15 under-trained, and 15 everywhere
+would cost about 2.5 times MOSI's runs); at quick Scene-15 is no longer run (above), and the 15 epochs stay for
+a reader who adds it back. Every model compared on a dataset
 still gets the same epochs; a table that spans MOSI and Scene-15 compares each model with the others dataset by
 dataset.
 
@@ -52,10 +75,11 @@ for the CPU budget) at kappa 0.7, judged by :mod:`mmlib.claims`; the notebook sa
 whether the chapter's rate is the better one.
 
 **Tokens.** MGR ranks and redistributes tokens; on the vector sets a token is a slice of an MLP output, so Table 1
-also runs, at every profile, on AVLetters, real frame sequences, with the encoders' own tokens: one per lip frame
-(:data:`FRAME_TOKENS`). Its 18 runs at ``quick`` (15 epochs, batches of 64) are the costliest of Table 1: each
-notebook-01 build measures the step times and computes the chapter's training minutes from them
-(:func:`chapter_minutes`), and AV-MNIST's column beside them (:func:`column_minutes`).
+also runs, at every profile, on AVLetters, real frame sequences, with the encoders' own tokens (:data:`FRAME_TOKENS`):
+one per lip frame at ``paper``, two frames each at ``smoke`` and ``quick`` (half the tokens, about half the cost of
+its runs, which are the costliest of Table 1: 15 epochs, batches of 64). Each notebook-01 build measures the step
+times and estimates the chapter's training minutes from them (:func:`chapter_minutes`), and AV-MNIST's column beside
+them (:func:`column_minutes`).
 
 Scene-15 (three views) stands in for CMU-MOSEI and UR-FUNNY. AV-MNIST (its image encoder is the costliest) runs
 at ``paper`` only, and kappa = 1 is never run on it: with two modalities every sample would have one modality and
@@ -92,11 +116,17 @@ EPOCHS = {"smoke": 2, "quick": {"mosi": 6, "scene15": 15, "avletters": 15}, "pap
 #: updates an epoch in batches of 128 and 8 in MGR's recipe's 64 (every model on the dataset alike)
 BATCH = {"avletters": 64}
 DATASET_NAMES = {"mosi": "MOSI", "scene15": "Scene-15", "avletters": "AVLetters", "avmnist": "AV-MNIST"}
-#: tokens per modality on the frame-sequence sets, so that a token is the encoders' own (issue 17): on AVLetters one
-#: token per lip frame (40 frames at 25 fps) and the audio's 79 MFCC frames (20 ms) pooled in pairs to the same 40
-#: steps of 40 ms; on AV-MNIST the image encoder's 5 x 5 grid of patches (a square) and the audio's 100 frames in 25
-#: steps of 4. The vector sets (MOSI, Scene-15) keep 4 slices of an MLP output per modality.
+#: tokens per modality on the frame-sequence sets at ``paper``, so that a token is the encoders' own (issue 17): on
+#: AVLetters one token per lip frame (40 frames at 25 fps) and the audio's 79 MFCC frames (20 ms) pooled in pairs to
+#: the same 40 steps of 40 ms; on AV-MNIST the image encoder's 5 x 5 grid of patches (a square) and the audio's 100
+#: frames in 25 steps of 4. The vector sets (MOSI, Scene-15) keep 4 slices of an MLP output per modality.
 FRAME_TOKENS = {"avletters": 40, "avmnist": 25}
+#: at ``smoke`` and ``quick`` (the CPU budget, module docstring): AVLetters' tokens are two frames each (80 ms), 20
+#: per modality, still the encoder's own frames in time order
+QUICK_FRAME_TOKENS = {"avletters": 20}
+#: how much faster two single-threaded workers run the chapter than one on the book's 2-core CPU (two hyperthreaded
+#: vCPUs; measured on this machine): the divisor of :func:`chapter_minutes`' estimate
+TWO_WORKER_SPEEDUP = 1.3
 #: the paper's learning rate (AdamW, fine-tuning a pre-trained ViLT), checked against the chapter's (Chapter.lr_grid)
 PAPER_LR = 1e-4
 #: where the learning rate is checked: the datasets of Chapter.lr_datasets at this kappa, MGR and the model it builds on, over
@@ -134,12 +164,18 @@ class Chapter:
             return tuple(self.seeds)
         return {"smoke": (0,), "quick": (0, 1), "paper": (0, 1, 2, 3)}[self.profile]
 
+    def frame_tokens(self, dataset: str) -> int | None:
+        """Tokens per modality on a frame-sequence set at this profile (:data:`FRAME_TOKENS` at paper,
+        :data:`QUICK_FRAME_TOKENS` over them at smoke and quick); None on the vector sets."""
+        tokens = FRAME_TOKENS if self.profile == "paper" else {**FRAME_TOKENS, **QUICK_FRAME_TOKENS}
+        return tokens.get(dataset)
+
     def model(self, dataset: str, method: str) -> dict:
         """Every method of the chapter gets the same small backbone on a dataset: d = 32 (64 at paper); 4 tokens per
-        modality on the vector sets, the encoders' own frame tokens on the sequence sets (:data:`FRAME_TOKENS`); and
+        modality on the vector sets, the encoders' own frame tokens on the sequence sets (:meth:`frame_tokens`); and
         for the methods built on the transformer baseline (transformer, MAPs, MGR) Eq. 1 in the paper's form
         (``embedding="paper"``: per-token E_avail, modality-type and position embeddings; issue 17, item 1)."""
-        options = dict(d_model=64 if self.profile == "paper" else 32, num_tokens=FRAME_TOKENS.get(dataset, 4))
+        options = dict(d_model=64 if self.profile == "paper" else 32, num_tokens=self.frame_tokens(dataset) or 4)
         if method in METHODS and issubclass(METHODS[method], TransformerFusion):
             options["embedding"] = "paper"
         return options
@@ -168,7 +204,7 @@ class Chapter:
         """The recipe in words ("6 epochs on MOSI and 15 on Scene-15, in batches of 128, AdamW at lr 0.002")."""
         epochs = EPOCHS[self.profile]
         if isinstance(epochs, dict):
-            parts = [f"{n} on {DATASET_NAMES.get(d, d)}" for d, n in epochs.items()]
+            parts = [f"{n} on {DATASET_NAMES.get(d, d)}" for d, n in epochs.items() if d in self.main_datasets]
             parts[0] = parts[0].replace(" on ", " epochs on ", 1)
             text = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
         else:
@@ -185,14 +221,14 @@ class Chapter:
     def main_datasets(self) -> dict[str, tuple[float, ...]]:
         """Tables 1 and 2: the kappas of each dataset."""
         return {"smoke": {"mosi": (0.7, 1), "avletters": (0.7,)},
-                "quick": {"mosi": (0.7, 1), "scene15": (0.7,), "avletters": (0.7,)},
+                "quick": {"mosi": (0.7, 1), "avletters": (0.7,)},  # Scene-15 at paper: module docstring
                 "paper": {"mosi": (0.7, 1), "scene15": (0.7, 1), "avletters": (0.7,), "avmnist": (0.7,)}}[self.profile]
 
     @property
     def lr_datasets(self) -> list[str]:
-        """Where the learning-rate check runs: every dataset of Table 1 at paper; the vector sets at smoke and quick,
-        whose recipe (batches of 128) it checks, not AVLetters (batches of 64, where 1e-4 in 15 epochs is 120
-        updates) for the CPU budget."""
+        """Where the learning-rate check runs: every dataset of Table 1 at paper; the vector sets of Table 1 at smoke
+        and quick (MOSI), whose recipe (batches of 128) it checks, not AVLetters (batches of 64, where 1e-4 in 15
+        epochs is 120 updates) for the CPU budget."""
         return [d for d in self.main_datasets if self.profile == "paper" or d not in FRAME_TOKENS]
 
     @property
@@ -205,12 +241,26 @@ class Chapter:
         """Tables 3 and 4: the two-modality and one-modality absence sets, and Table 3's kappas."""
         if self.profile == "smoke":  # one setting of each table: the smoke profile only checks that the code runs
             return TWO_ABSENT[:1], ONE_ABSENT[:1], (0.7,)
-        return TWO_ABSENT, ONE_ABSENT, (0.7, 1) if self.profile == "paper" else (0.7,)
+        if self.profile == "quick":  # none: the CPU budget (module docstring); their claims are not tested at quick
+            return (), (), ()
+        return TWO_ABSENT, ONE_ABSENT, (0.7, 1)
 
     @property
     def refine_layers(self) -> tuple[int, ...]:
         """Figure 4's L_T (default 2); L_T = 0 is no refinement at all (the mean of h_e feeds the classifier)."""
-        return (0, 1, 2, 3) if self.profile == "paper" else (0, 1, 2)
+        return {"smoke": (0, 1, 2), "quick": (0, 2), "paper": (0, 1, 2, 3)}[self.profile]  # quick: the claim's two
+
+    @property
+    def keep_ratios(self) -> tuple[float, ...]:
+        """Figure 4's rho (default 0.5): :data:`KEEP_RATIOS` but at quick, where only the default runs (no claim reads
+        the others; module docstring)."""
+        return (0.5,) if self.profile == "quick" else KEEP_RATIOS
+
+    @property
+    def insertions(self) -> dict[str, dict]:
+        """Tables 5-6's prompt insertions: :data:`INSERTIONS` but at quick, where only the default (Token) runs
+        (the CPU budget; ``mgr.insertion_token`` is not tested there)."""
+        return {"Token": {}} if self.profile == "quick" else dict(INSERTIONS)
 
     @property
     def ablation_settings(self) -> list[tuple[str, float]]:
@@ -219,9 +269,9 @@ class Chapter:
         return [("mosi", 0.7)]
 
     def ablation_variants(self) -> dict[str, dict]:
-        variants = {**INSERTIONS, **COMPONENTS}
+        variants = {**self.insertions, **COMPONENTS}
         variants.update({f"L_T={n}": dict(refine_layers=n) for n in self.refine_layers})
-        variants.update({f"rho={r:g}": dict(keep_ratio=r) for r in KEEP_RATIOS})
+        variants.update({f"rho={r:g}": dict(keep_ratio=r) for r in self.keep_ratios})
         return variants
 
     @property
@@ -300,6 +350,8 @@ class Chapter:
         ``absent_in, variant, options, lr, seeds``), trained side by side in one call (one budget): the tidy scores and
         the per-epoch histories, with the columns ``mask_seed, kappa, absent_in, variant, lr`` added."""
         experiments, labels = self.experiments(settings)
+        if not experiments:  # a grid this profile does not run (Tables 3-4 at quick)
+            return Runs(pd.DataFrame(), pd.DataFrame())
         got = records(experiments)
         results = pd.concat([record.results.assign(**label) for record, label in zip(got, labels)],
                             ignore_index=True)
@@ -374,13 +426,14 @@ def main_claim_histories(chapter: Chapter, history: pd.DataFrame, claims) -> dic
     return out
 
 
-def absence_claim_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Tables 3-4's claims: one condition per (kappa, absence type), named as ``paper_claims.absence_condition``."""
-    return claim_table(results, _absence)
+def absence_claim_table(results: pd.DataFrame) -> pd.DataFrame | None:
+    """Tables 3-4's claims: one condition per (kappa, absence type), named as ``paper_claims.absence_condition``;
+    None where the profile runs none of them (quick: :func:`mmlib.claims.judge` says *not tested*)."""
+    return None if results.empty else claim_table(results, _absence)
 
 
-def absence_claim_history(history: pd.DataFrame, claim) -> pd.DataFrame:
-    return claim_history(history, claim, _absence)
+def absence_claim_history(history: pd.DataFrame, claim) -> pd.DataFrame | None:
+    return None if history.empty else claim_history(history, claim, _absence)
 
 
 def ablation_claim_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -598,20 +651,23 @@ def _steps_per_run(chapter: Chapter, dataset: str) -> int:
     return -(-len(train) // chapter.training(dataset)["batch_size"]) * chapter.epochs(dataset)
 
 
-def column_minutes(chapter: Chapter, dataset: str, cost: pd.DataFrame, kappas=(0.7,), workers: int = 2) -> float:
-    """What a Table 1 column of ``dataset`` costs at this profile, in minutes on ``workers`` single-threaded
-    workers: every (absence seed, training seed) run of each model in ``cost`` (its measured step,
-    :func:`step_cost`) for :func:`_steps_per_run` steps. Validation and test passes are left out: a lower bound."""
+def column_minutes(chapter: Chapter, dataset: str, cost: pd.DataFrame, kappas=(0.7,),
+                   speedup: float = TWO_WORKER_SPEEDUP) -> float:
+    """An estimate of what a Table 1 column of ``dataset`` costs at this profile, in minutes on two single-threaded
+    workers (``speedup`` times as fast as one, :data:`TWO_WORKER_SPEEDUP`): every (absence seed, training seed) run
+    of each model in ``cost`` (its measured step, :func:`step_cost`) for :func:`_steps_per_run` steps. Validation
+    and test passes, and the start of each run, are left out."""
     runs = len(chapter.absence_seeds) * len(chapter.train_seeds) * len(kappas)
-    return float(cost["step (ms)"].sum() / 1e3 * _steps_per_run(chapter, dataset) * runs / workers / 60)
+    return float(cost["step (ms)"].sum() / 1e3 * _steps_per_run(chapter, dataset) * runs / speedup / 60)
 
 
-def chapter_minutes(chapter: Chapter, costs: dict[str, pd.DataFrame], workers: int = 2) -> pd.DataFrame:
-    """The training minutes of every grid of the chapter at its profile, per grid and dataset, on ``workers``
-    single-threaded workers: each run once (runs shared between grids, as Table 1's default MGR and the ablations'
-    "MGR", or Figure 5's runs, which are Table 1's, count once), :func:`_steps_per_run` steps of its model's
-    measured step (``costs[dataset]``, :func:`step_cost`; MGR's variants at MGR's). A lower bound, as
-    :func:`column_minutes`."""
+def chapter_minutes(chapter: Chapter, costs: dict[str, pd.DataFrame],
+                    speedup: float = TWO_WORKER_SPEEDUP) -> pd.DataFrame:
+    """An estimate of the training minutes of every grid of the chapter at its profile, per grid and dataset, on two
+    single-threaded workers (``speedup`` times as fast as one): each run once (runs shared between grids, as Table
+    1's default MGR and the ablations' "MGR", or Figure 5's runs, which are Table 1's, count once),
+    :func:`_steps_per_run` steps of its model's measured step (``costs[dataset]``, :func:`step_cost`; MGR's variants
+    at MGR's). Validation and test passes, and the start of each run, are left out, as in :func:`column_minutes`."""
     grids = {"Tables 1-2": chapter.main_settings(), "Tables 3-4": chapter.absence_settings_list(),
              "Tables 5-8, Figure 4": chapter.ablation_settings_list(), "learning-rate check": chapter.lr_settings()}
     steps = {dataset: _steps_per_run(chapter, dataset) for dataset in costs}
@@ -625,4 +681,36 @@ def chapter_minutes(chapter: Chapter, costs: dict[str, pd.DataFrame], workers: i
                     seconds = costs[experiment.dataset].loc[experiment.method, "step (ms)"] / 1e3
                     rows.append(dict(grid=grid, dataset=experiment.dataset, seconds=steps[experiment.dataset] * seconds))
     table = pd.DataFrame(rows).groupby(["grid", "dataset"], sort=False).seconds.agg(["count", "sum"])
-    return table.rename(columns={"count": "runs"}).assign(minutes=table["sum"] / workers / 60).drop(columns="sum")
+    return table.rename(columns={"count": "runs"}).assign(minutes=table["sum"] / speedup / 60).drop(columns="sum")
+
+
+def left_out(chapter: Chapter) -> str:
+    """What ``chapter``'s profile runs less of than ``paper`` (computed from the two grids), in words: Tables 1-2's
+    datasets and kappas, AVLetters' tokens, Tables 3-4's settings, the ablation variants and the learning-rate
+    check's datasets; "" at paper."""
+    paper, parts = Chapter("paper"), []
+    main = [f"{DATASET_NAMES.get(d, d)} at κ = {k:g}" for d, kappas in paper.main_datasets.items() for k in kappas
+            if k not in chapter.main_datasets.get(d, ())]
+    if main:
+        parts.append("Tables 1-2 on " + ", ".join(main))
+    methods = [m for m in paper.main_methods if m not in chapter.main_methods]
+    if methods:
+        parts.append("Tables 1-2's " + ", ".join(methods))
+    tokens = [f"{DATASET_NAMES.get(d, d)} {chapter.frame_tokens(d)} tokens per modality, not {paper.frame_tokens(d)}"
+              for d in chapter.main_datasets if chapter.frame_tokens(d) != paper.frame_tokens(d)]
+    if tokens:
+        parts.append("; ".join(tokens))
+    ours, theirs = len(chapter.absence_settings_list()), len(paper.absence_settings_list())
+    if ours < theirs:
+        parts.append(f"Tables 3-4: {ours} of the {theirs} settings (κ, absence type, model)" if ours else
+                     "Tables 3-4 (none of their settings)")
+    variants = [v for v in paper.ablation_variants() if v not in chapter.ablation_variants()]
+    if variants:
+        parts.append("the ablation variants " + ", ".join(variants))
+    settings = [s for s in paper.ablation_settings if s not in chapter.ablation_settings]
+    if settings:
+        parts.append("the ablations on " + ", ".join(f"{DATASET_NAMES.get(d, d)} at κ = {k:g}" for d, k in settings))
+    lr = [DATASET_NAMES.get(d, d) for d in paper.lr_datasets if d not in chapter.lr_datasets]
+    if lr:
+        parts.append("the learning-rate check on " + ", ".join(lr))
+    return "; ".join(parts)
