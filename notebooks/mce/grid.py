@@ -34,6 +34,21 @@ over the training split's single-modality data (5 x (0.8 + 0.5 + 0.2)), beside t
 model; at `smoke` their 5 epochs exceed the profile's cap of 2 (the cap is on the compared models' epochs). In
 04_representations they are also Fig. 9's "unimodal upper bound", the one comparator that does not share MCE's
 budget (fewer epochs at `quick` and `paper`, no kept-epoch selection): its claim says so.
+
+**The CPU budget at quick** (issue 17). Measured as CPU seconds (user + sys, ``/usr/bin/time`` around papermill) of
+each notebook at quick from an empty results cache, one worker (``MMLIB_WORKERS=1``), the notebooks in order
+sharing one cache, on the project's 2-core CPU while other jobs ran (so an upper side): before MMIN, 836 s (01: 303,
+02: 88, 03: 63, 04: 34, 05: 347), about 10.7 minutes at the 1.3x two workers give over one. MMIN (the authors' form,
+about 3.4 s a run on MOSI) was added and the quick grids cut where a run feeds no claim or repeats a setting, never
+in the profile's seeds: MOSI's orderings a-f to the Latin square a, d, e (:data:`QUICK_ORDERINGS`), Scene-15's a and f
+to a, AudiovisionMNIST's rates 0.2, 0.5, 0.8 to 0.5, MMIN on MOSI only (:meth:`Chapter.methods_on`); in 05, Fig. 4's
+sweep to 0.1 and 5 (:data:`SWEEP`; 1 and 2 were the defaults of two weights, 0.001 and 20 feed no claim but the
+best-other choice) and Fig. 5's heatmap from 3 x 3 to its 2 x 2 corners (:data:`HEATMAP`). Measured after the cuts:
+01: 234 s; 05: 188 s from its own empty cache (so with the 10 reference runs 01 would have cached; 224 s before
+0.001 and 20 left quick); 02-04 unchanged (185 s: their grids did not change). In all about 607 s, about 7.8 minutes
+of wall time on an idle 2-core CPU: still above the 7 minutes aimed at. What would close the gap costs a claim at quick (each of these is measured or estimated from
+single runs): Scene-15 at paper only (about 39 s, mce.table3_scene15 not tested at quick), AudiovisionMNIST at
+paper only (about 60 s, mce.fig7_avmnist), MOSI at two orderings (about 35 s).
 """
 from __future__ import annotations
 
