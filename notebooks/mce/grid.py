@@ -46,9 +46,12 @@ sweep to 0.1 and 5 (:data:`SWEEP`; 1 and 2 were the defaults of two weights, 0.0
 best-other choice) and Fig. 5's heatmap from 3 x 3 to its 2 x 2 corners (:data:`HEATMAP`). Measured after the cuts:
 01: 234 s; 05: 188 s from its own empty cache (so with the 10 reference runs 01 would have cached; 224 s before
 0.001 and 20 left quick); 02-04 unchanged (185 s: their grids did not change). In all about 607 s, about 7.8 minutes
-of wall time on an idle 2-core CPU: still above the 7 minutes aimed at. What would close the gap costs a claim at quick (each of these is measured or estimated from
-single runs): Scene-15 at paper only (about 39 s, mce.table3_scene15 not tested at quick), AudiovisionMNIST at
-paper only (about 60 s, mce.fig7_avmnist), MOSI at two orderings (about 35 s).
+of wall time on an idle 2-core CPU: still above the 7 minutes aimed at. Runs left at quick that feed no claim, each
+shown for a reason (estimated from single-run timings): Fig. 5's heatmap (about 24 s; it only widens the best-other
+choice), Fig. 7's image-only model (about 11 s) and 03's MCE trained with the code's Shapley values (about 14 s).
+Beyond those, what would close the gap costs a claim at quick: Scene-15 at paper only (about 39 s,
+mce.table3_scene15 not tested), AudiovisionMNIST at paper only (about 60 s, mce.fig7_avmnist), MOSI at two
+orderings (about 35 s).
 """
 from __future__ import annotations
 
