@@ -218,3 +218,29 @@ def test_table7_and_table8_claims_compare_like_with_like():
     assert module.BY_ID["mce.table7_ratio"].comparator == "row a"
     # the Monte-Carlo and exact Shapley costs are compared as evaluations of their own, lower is better
     assert module.BY_ID["mce.table8_mc_cheaper"].lower_is_better
+
+
+def test_mce_against_mmin_is_paired_with_the_papers_mce_minus_mmin_of_table_5():
+    import pandas as pd
+
+    from mmlib import claims
+    from mmbook.mce.paper_claims import BY_ID
+
+    table5 = pd.read_csv(claims.PAPER_RESULTS / "mce_tables_3_5.csv")
+    table5 = table5[(table5.table == "Table 5") & (table5.metric == "accuracy")].pivot(
+        index="condition", columns="method", values="value")
+    expected = (table5["MCE"] - table5["baseline (MMIN)"]).mean()
+    for key, comparator in (("mce.table5_vs_mmin_code", "mmin (MCE code)"), ("mce.table5_vs_mmin", "mmin")):
+        claim = BY_ID[key]
+        assert claim.comparator == comparator and claim.method == "mce" and claim.datasets == ("mosi",)
+        assert claim.paper_effect.effect() == pytest.approx(expected)
+    # judged by the engine either way: MCE above MMIN on every seed is supported, below it contradicted
+    rows = [{"method": m, "seed": s, "dataset": "mosi", "condition": c, "metric": "accuracy",
+             "value": v + 0.001 * s} for s in range(5) for c in ("a", "d", "e")
+            for m, v in (("mce", 0.70), ("mmin (MCE code)", 0.60))]
+    up = pd.DataFrame(rows)
+    down = up.assign(method=up.method.map({"mce": "mmin (MCE code)", "mmin (MCE code)": "mce"}))
+    claim = BY_ID["mce.table5_vs_mmin_code"]
+    assert claims.judge(claim, up).verdict.verdict == "supported"
+    assert claims.judge(claim, down).verdict.verdict == "contradicted"
+    assert claims.judge(BY_ID["mce.table5_vs_mmin"], up).verdict.verdict == "not tested"

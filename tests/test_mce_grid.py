@@ -42,9 +42,46 @@ def test_the_run_plan_is_the_grid():
     for profile in ("smoke", "quick", "paper"):
         chapter = Chapter(profile)
         plan = chapter.run_plan().set_index("dataset")
-        jobs = [experiment for setting, experiment in chapter.main_jobs() if setting != "image-only model"]
+        jobs = [experiment for setting, _, experiment in chapter.main_jobs() if setting != "image-only model"]
         assert plan.runs.sum() == sum(len(experiment.seed_list()) for experiment in jobs)
         assert set(plan.index) == {experiment.dataset for experiment in jobs}
     quick, paper = Chapter("quick").run_plan().set_index("dataset"), Chapter("paper").run_plan().set_index("dataset")
     assert "mfeat" not in quick.index and paper.loc["mfeat", "settings"] == "a, b, c, d, e, f"
-    assert quick.loc["scene15", "settings"] == "a, f" and quick.loc["mosi", "settings"] == "a, b, c, d, e, f"
+    assert quick.loc["scene15", "settings"] == "a" and quick.loc["mosi", "settings"] == "a, d, e"
+
+
+def test_mmin_runs_as_the_mce_authors_ran_it_beside_mce_under_one_budget():
+    from mmlib.experiment import check_budgets
+    from mmlib.methods.mmin import MCE_CODE
+
+    from mmbook.mce.grid import MMIN_FORMS
+
+    for profile in ("smoke", "quick", "paper"):
+        jobs = Chapter(profile).main_jobs()
+        check_budgets(experiment for *_, experiment in jobs)
+        for setting, label, experiment in jobs:
+            if label in MMIN_FORMS:
+                assert experiment.method == "mmin"
+                assert {k: experiment.method_options.get(k) for k in MCE_CODE} == (
+                    MCE_CODE if label == "mmin (MCE code)" else {k: None for k in MCE_CODE})
+        on = {(experiment.dataset, setting) for setting, label, experiment in jobs if label == "mmin (MCE code)"}
+        mce = {(experiment.dataset, setting) for setting, label, experiment in jobs if label == "mce"}
+        own = {(experiment.dataset, setting) for setting, label, experiment in jobs if label == "mmin"}
+        if profile == "paper":  # both forms wherever MCE runs
+            assert on == mce and own == mce
+        else:  # the authors' form on every MOSI setting MCE runs, nowhere else; MMIN's own form at paper only
+            assert on == {key for key in mce if key[0] == "mosi"} and on and not own
+
+
+def test_sweep_values_outside_the_stable_range_run_on_the_selection_seeds_below_paper():
+    from mmbook.mce.grid import STABLE_RANGE
+
+    quick, paper = Chapter("quick"), Chapter("paper")
+    assert quick.sweep_seeds(0.001) == quick.selection_seeds != quick.seed_list()
+    assert quick.sweep_seeds(0.1) == quick.sweep_seeds(5) == quick.seed_list()
+    # at quick the sweep holds exactly the claim's range's values other than the defaults, on every seed
+    points, _, experiments = quick.sweep_jobs()
+    assert all(STABLE_RANGE[0] <= value <= STABLE_RANGE[1] for _, _, value in points)
+    assert all(experiment.seed_list() == quick.seed_list() for experiment in experiments)
+    points, _, experiments = paper.sweep_jobs()
+    assert all(experiment.seed_list() == paper.seed_list() for experiment in experiments)

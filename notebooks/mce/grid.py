@@ -15,7 +15,7 @@ the trained models are read back (:func:`mmlib.experiment.trained`), the recordi
 | optimiser | Adam, lr 1e-3, batch 128 (MCE's recipe) | the same | the same |
 | frozen unimodal models of Eq. 6 (MCE with B only) | 5 epochs each | 5 epochs each | 10 each (the method's default) |
 
-**One budget per comparison.** Every model of every comparison of the chapter (MCE, `concat`, `dropout`, the
+**One budget per comparison.** Every model of every comparison of the chapter (MCE, `concat`, `dropout`, MMIN, the
 ablation rows, the lambda settings, and at `paper` the book's other methods of the main tables) gets the same
 ``train_options`` (:attr:`Chapter.training`), so the same epochs, patience and selection rule
 (:func:`mmlib.experiment.budget`). At `paper` the epochs are given explicitly as MCE's recipe's 60: the other
@@ -34,6 +34,24 @@ over the training split's single-modality data (5 x (0.8 + 0.5 + 0.2)), beside t
 model; at `smoke` their 5 epochs exceed the profile's cap of 2 (the cap is on the compared models' epochs). In
 04_representations they are also Fig. 9's "unimodal upper bound", the one comparator that does not share MCE's
 budget (fewer epochs at `quick` and `paper`, no kept-epoch selection): its claim says so.
+
+**The CPU budget at quick** (issue 17). Measured as CPU seconds (user + sys, ``/usr/bin/time`` around papermill) of
+each notebook at quick from an empty results cache, one worker (``MMLIB_WORKERS=1``), the notebooks in order
+sharing one cache, on the project's 2-core CPU while other jobs ran (so an upper side): before MMIN, 836 s (01: 303,
+02: 88, 03: 63, 04: 34, 05: 347), about 10.7 minutes at the 1.3x two workers give over one. MMIN (the authors' form,
+about 3.4 s a run on MOSI) was added and the quick grids cut where a run feeds no claim or repeats a setting, never
+in the profile's seeds: MOSI's orderings a-f to the Latin square a, d, e (:data:`QUICK_ORDERINGS`), Scene-15's a and f
+to a, AudiovisionMNIST's rates 0.2, 0.5, 0.8 to 0.5, MMIN on MOSI only (:meth:`Chapter.methods_on`); in 05, Fig. 4's
+sweep to 0.1 and 5 (:data:`SWEEP`; 1 and 2 were the defaults of two weights, 0.001 and 20 feed no claim but the
+best-other choice) and Fig. 5's heatmap from 3 x 3 to its 2 x 2 corners (:data:`HEATMAP`). Measured after the cuts:
+01: 234 s; 05: 188 s from its own empty cache (so with the 10 reference runs 01 would have cached; 224 s before
+0.001 and 20 left quick); 02-04 unchanged (185 s: their grids did not change). In all about 607 s, about 7.8 minutes
+of wall time on an idle 2-core CPU: still above the 7 minutes aimed at. Runs left at quick that feed no claim, each
+shown for a reason (estimated from single-run timings): Fig. 5's heatmap (about 24 s; it only widens the best-other
+choice), Fig. 7's image-only model (about 11 s) and 03's MCE trained with the code's Shapley values (about 14 s).
+Beyond those, what would close the gap costs a claim at quick: Scene-15 at paper only (about 39 s,
+mce.table3_scene15 not tested), AudiovisionMNIST at paper only (about 60 s, mce.fig7_avmnist), MOSI at two
+orderings (about 35 s).
 """
 from __future__ import annotations
 
@@ -52,6 +70,7 @@ from mmlib.experiment import PROFILES, Experiment, build_method, prepared_splits
     training_config, validation_sets
 from mmlib.methods import METHODS
 from mmlib.methods.mce import code_variant_shapley, learning_state_factor
+from mmlib.methods.mmin import MCE_CODE
 from mmlib.missing import parse_protocol
 from mmlib.train import fit
 from mmlib.trained import compute_once
@@ -72,14 +91,23 @@ EPOCHS = {"smoke": PROFILES["smoke"].max_epochs, "quick": 8, "paper": METHODS["m
 #: the paper's orderings a-f of the rates (0.2, 0.5, 0.8) over (A, L, V) = (audio, text, video) on MOSI
 ORDERINGS = {"a": (0.2, 0.5, 0.8), "b": (0.2, 0.8, 0.5), "c": (0.5, 0.2, 0.8),
              "d": (0.5, 0.8, 0.2), "e": (0.8, 0.2, 0.5), "f": (0.8, 0.5, 0.2)}
+#: at quick, MOSI's cyclic orderings a, d, e: a Latin square, each modality at each rate once (the CPU budget)
+QUICK_ORDERINGS = ("a", "d", "e")
 #: Tables 3-4's stand-ins, each modality group taking one rate of an ordering (BraTS' T1 and T1c share one)
 GROUPS = {"scene15": (("gist",), ("phog",), ("lbp",)), "mfeat": (("pix", "kar"), ("fou", "zer"), ("fac", "mor"))}
 #: Fig. 7's "Image Only" reference, a model trained on the images alone: the backbone with every audio missing
 IMAGE_ONLY = "image-only model"
 #: at paper, also the book's other methods (left out at quick to keep the chapter within its CPU budget)
 OTHERS = tuple(m for m in ("transformer", "dream", "cmpt", "mgr", "mmp") if m in METHODS)
-MAIN_METHODS = {"smoke": ("concat", "mce"), "quick": ("concat", "dropout", "mce"),
-                "paper": ("concat", "dropout") + OTHERS + ("mce",)}
+#: MMIN (:mod:`mmlib.methods.mmin`), the comparator of the paper's Table 5, in its two forms, label: options. "mmin
+#: (MCE code)" is what the MCE authors ran for Table 5 (:data:`mmlib.methods.mmin.MCE_CODE`: no teacher, no forward
+#: imagination loss, the data's own missing pattern; L_CE + 2 L_cycle), the comparator whose numbers the paper
+#: prints; "mmin" is MMIN as its own paper trains it (a pre-trained teacher, forward and cycle losses, every missing
+#: condition), which costs a teacher's training on top, so it runs at paper only. At smoke and quick MMIN runs on
+#: MOSI only (Table 5's stand-in, the one table with MMIN's numbers); at paper on every dataset.
+MMIN_FORMS = {"mmin (MCE code)": dict(MCE_CODE), "mmin": {}}
+MAIN_METHODS = {"smoke": ("concat", "mmin (MCE code)", "mce"), "quick": ("concat", "dropout", "mmin (MCE code)", "mce"),
+                "paper": ("concat", "dropout") + OTHERS + tuple(MMIN_FORMS) + ("mce",)}
 
 # ------------------------------------------------------------------------------------ 02: Table 2's rows
 
@@ -94,8 +122,14 @@ ABLATION_KEEP = {"smoke": ("a", "j/m"), "quick": ("a", "b", "c", "d", "h", "i", 
 # ------------------------------------------------------------------------------ 05: the loss-weight grids
 
 DEFAULT = {"lambda_single": 1.0, "lambda_sub": 2.0, "lambda_aux": 1.0}
-SWEEP = {"smoke": (0.1, 20), "quick": (0.001, 0.1, 1, 2, 5, 20), "paper": (0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 20)}
-HEATMAP = {"smoke": (2,), "quick": (0.5, 2, 8), "paper": (0.1, 0.5, 1, 2, 5, 10)}
+#: at quick only the values of the 'stable' claim's range other than the defaults (the CPU budget): 0.001 and 20, which
+#: feed no claim but the choice of the best other setting, run at paper (Fig. 6's trainings at those settings run at
+#: every profile, in 05's dynamics)
+SWEEP = {"smoke": (0.1, 20), "quick": (0.1, 5), "paper": (0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 20)}
+#: the range of the 'stable' claim (mce.fig4_stable): a swept value outside it feeds no claim but the choice of the
+#: best other setting, made on the selection seeds, so outside paper it runs on those seeds only
+STABLE_RANGE = (0.1, 5.0)
+HEATMAP = {"smoke": (2,), "quick": (0.5, 8), "paper": (0.1, 0.5, 1, 2, 5, 10)}
 # Fig. 4's datasets, every training seed of the profile; at quick MOSI only (the CPU budget of 5 seeds), at paper
 # Scene-15 (ordering a over its three views) and AudiovisionMNIST (audio missing at 0.5) too
 SWEEP_DATASETS = {"smoke": {"mosi": PROTOCOL}, "quick": {"mosi": PROTOCOL},
@@ -173,8 +207,10 @@ class Chapter:
     def experiment(self, method: str = "mce", dataset: str = "mosi", protocol: str = PROTOCOL,
                    seeds: tuple[int, ...] | None = None, **options) -> Experiment:
         """``method`` on ``dataset`` trained (and validated) under the missing-rate ``protocol``, scored on every
-        test subset; MCE's own ``options`` on top of the chapter's."""
-        extra = self.mce_options if method == "mce" else {}
+        test subset; MCE's own ``options`` on top of the chapter's. ``method`` may be one of MMIN's forms
+        (:data:`MMIN_FORMS`): the method ``mmin`` with that form's options."""
+        extra = self.mce_options if method == "mce" else MMIN_FORMS.get(method, {})
+        method = "mmin" if method in MMIN_FORMS else method
         return Experiment(dataset, method, seeds=tuple(seeds) if seeds is not None else self.training_seeds,
                           train_protocol=protocol, profile=self.profile,
                           method_options={**self.model, **extra, **options}, train_options=self.training,
@@ -195,46 +231,59 @@ class Chapter:
 
     @property
     def main_methods(self) -> tuple[str, ...]:
+        """01: every method of the main tables at this profile (MMIN's forms by their labels, :data:`MMIN_FORMS`)."""
         return MAIN_METHODS[self.profile]
+
+    def methods_on(self, dataset: str) -> tuple[str, ...]:
+        """01: the methods run on ``dataset``: all of :attr:`main_methods` at paper; at smoke and quick MMIN on MOSI
+        only (the CPU budget; the paper's MMIN numbers are Table 5's)."""
+        if self.profile == "paper" or dataset == "mosi":
+            return self.main_methods
+        return tuple(m for m in self.main_methods if m not in MMIN_FORMS)
 
     @property
     def orderings(self) -> dict:
-        """01: the orderings run on MOSI (all six; ordering a at smoke)."""
-        return {"a": ORDERINGS["a"]} if self.profile == "smoke" else dict(ORDERINGS)
+        """01: the orderings run on MOSI: all six at paper; at quick the three cyclic ones a, d, e, a Latin square
+        (each modality takes each rate once: audio 0.2, 0.5, 0.8; text 0.5, 0.8, 0.2; video 0.8, 0.2, 0.5), the
+        CPU budget with MMIN added; ordering a at smoke."""
+        keep = {"smoke": ("a",), "quick": QUICK_ORDERINGS, "paper": tuple(ORDERINGS)}[self.profile]
+        return {label: ORDERINGS[label] for label in keep}
 
     @property
     def audio_rates(self) -> tuple[float, ...]:
-        """01: AudiovisionMNIST's audio missing rates (Fig. 7)."""
-        return (0.5,) if self.profile == "smoke" else (0.2, 0.5, 0.8)
+        """01: AudiovisionMNIST's audio missing rates (Fig. 7): 0.2, 0.5 and 0.8 at paper, the middle one 0.5 at
+        smoke and quick (the CPU budget: an AudiovisionMNIST run costs about three MOSI runs)."""
+        return (0.2, 0.5, 0.8) if self.profile == "paper" else (0.5,)
 
     @property
     def stand_in_orderings(self) -> dict:
-        """01: the orderings of Tables 3-4's stand-ins. At quick, Scene-15 at the two mirror orderings a and f, and
-        mfeat not at all (MCE passes over all 63 subsets of 6 views per batch): the CPU budget of 5 seeds per run."""
-        return {"smoke": {"scene15": ("a",)}, "quick": {"scene15": ("a", "f")},
+        """01: the orderings of Tables 3-4's stand-ins. At quick, Scene-15 at ordering a only, and mfeat not at all
+        (MCE passes over all 63 subsets of 6 views per batch): the CPU budget of 5 seeds per run."""
+        return {"smoke": {"scene15": ("a",)}, "quick": {"scene15": ("a",)},
                 "paper": {"scene15": tuple(ORDERINGS), "mfeat": tuple(ORDERINGS)}}[self.profile]
 
-    def main_jobs(self) -> list[tuple[str, Experiment]]:
-        """01: every run of Tables 3-5 and Fig. 7 as (setting, experiment), for one records() call."""
+    def main_jobs(self) -> list[tuple[str, str, Experiment]]:
+        """01: every run of Tables 3-5 and Fig. 7 as (setting, method label, experiment), for one records() call;
+        the label tells MMIN's forms apart (:data:`MMIN_FORMS`), else it is the method's name."""
         settings = [("mosi", label, rates_protocol(("audio", "text", "video"), rates))
                     for label, rates in self.orderings.items()]
         settings += [(dataset, label, rates_protocol(GROUPS[dataset], ORDERINGS[label]))
                      for dataset, labels in self.stand_in_orderings.items() for label in labels]
         settings += [("avmnist_mce", f"audio {rate:g}", f"rates:audio={rate:g}") for rate in self.audio_rates]
-        jobs = [(label, self.experiment(m, dataset, protocol)) for dataset, label, protocol in settings
-                for m in self.main_methods]
-        return jobs + [(IMAGE_ONLY, self.experiment("concat", "avmnist_mce", "rates:audio=1"))]
+        jobs = [(label, m, self.experiment(m, dataset, protocol)) for dataset, label, protocol in settings
+                for m in self.methods_on(dataset)]
+        return jobs + [(IMAGE_ONLY, "concat", self.experiment("concat", "avmnist_mce", "rates:audio=1"))]
 
     def run_plan(self) -> pd.DataFrame:
         """01: what :meth:`main_jobs` trains at this profile, per dataset: the settings (orderings, audio rates),
         the methods, the seeds and the number of runs (computed from the grid, so it cannot drift from it)."""
         rows = {}
-        for setting, experiment in self.main_jobs():
+        for setting, method, experiment in self.main_jobs():
             if setting == IMAGE_ONLY:
                 continue
             row = rows.setdefault(experiment.dataset, {"settings": [], "methods": [], "runs": 0})
             row["settings"] += [setting] if setting not in row["settings"] else []
-            row["methods"] += [experiment.method] if experiment.method not in row["methods"] else []
+            row["methods"] += [method] if method not in row["methods"] else []
             row["runs"] += len(experiment.seed_list())
         seeds = len(self.seed_list())
         return pd.DataFrame([{"profile": self.profile, "dataset": dataset, "settings": ", ".join(row["settings"]),
@@ -275,11 +324,18 @@ class Chapter:
         the default MCE) and their experiments, points first, for one records() call."""
         points = [(d, name, value) for d in self.sweep_datasets for name in DEFAULT for value in SWEEP[self.profile]]
         references = [(d, method) for d in self.sweep_datasets for method in ("concat", "mce")]
-        experiments = ([self.experiment("mce", d, self.sweep_datasets[d], **{**DEFAULT, name: value})
+        experiments = ([self.experiment("mce", d, self.sweep_datasets[d], seeds=self.sweep_seeds(value),
+                                        **{**DEFAULT, name: value})
                         for d, name, value in points]
                        + [self.experiment(method, d, self.sweep_datasets[d], **(DEFAULT if method == "mce" else {}))
                           for d, method in references])
         return points, references, experiments
+
+    def sweep_seeds(self, value: float) -> tuple[int, ...]:
+        """05: the seeds of a swept value: every seed of the profile inside :data:`STABLE_RANGE` (the claim's); outside
+        it, below paper, the selection seeds only (those values feed only the choice of the best other setting)."""
+        inside = STABLE_RANGE[0] <= value <= STABLE_RANGE[1]
+        return self.seed_list() if inside or self.profile == "paper" else self.selection_seeds
 
     @property
     def selection_seeds(self) -> tuple[int, ...]:
