@@ -25,15 +25,16 @@ profile).
 around :func:`mmlib.experiment._run_seed`, seed 0 at quick settings, one thread, a private cache, on the shared
 2-core machine), one seed of each kind of run costs: MSRC-v1 1.1-3.3 s a model (Table I: 7 s a seed), MOSI
 4.7-11.3 s (21 s), AV-MNIST 11-17 s (40 s), MAPs on AV-MNIST 12 s, the seven CUB models of notebook 02 1.1-2.2 s
-each (10 s); a second stage costs about its first. mfeat's MMP alone cost about 2.5 minutes a seed (wall, on the
-same machine), more than the rest of Table I together. Hence, below ``paper``: mfeat does not train
+each (10 s), the second stages on MSRC-v1 about 3 s a seed; mfeat's Pretrained and Dropout 18 and 19 s, and its MMP,
+four times as slow per epoch, about 2.5 minutes a seed (wall, the earlier report on the same machine): mfeat's
+Table I cost more than the rest of the chapter together. Hence, below ``paper``: mfeat does not train
 (:attr:`Chapter.table1_datasets`; Table I's claims are judged on the other datasets, each row saying so:
 :meth:`Chapter.scoped`), the two-stage runs cover MSRC-v1 alone (:data:`TWO_STAGE_BELOW_PAPER`: the cheapest; on
 the earlier quick runs over MSRC-v1 and MOSI, the headline claim, MMP ahead with a modality missing, came out the
 same three ways on either alone as on both), and the token figure of notebook 03 reads Table III's CUB MMP
 rather than training one of its own. At ``paper`` everything trains. So cut, the three notebooks at quick took
 about 366, 53 and 82 CPU seconds from an empty cache (papermill, one thread, the shared machine under load:
-notebook 01 as seed 0 alone plus seeds 1-4; its two-stage and non-training cells under 15 s): about 500 CPU
+notebook 01 as seed 0 alone plus seeds 1-4 with seed 0 read back): about 500 CPU
 seconds, some 6.4 minutes of wall time on the 2-core CPU (two single-threaded workers give about 1.3 times one).
 
 **Tokens.** Table I runs on AV-MNIST too (:data:`TOKEN_DATASETS`: an MNIST image and the MFCC frames of a spoken
