@@ -74,3 +74,29 @@ def test_profiles_say_what_each_runs():
         table2 = chapter.table2()
         assert all(e.key(0) in table1 for e in table2 if e.method in ("transformer", "transformer_dropout", "mmp"))
         assert len({budget(e) for e in table2 + chapter.table1()}) == 1
+
+
+def test_quick_leaves_mfeat_to_paper_and_says_so_in_the_claims():
+    """The chapter's CPU budget: mfeat (63 subsets, the costliest MMP) trains only at paper; the claims that name it
+    are judged at the other profiles on the datasets that trained, and their rows say which was left out."""
+    from mmbook.mmp.grid import Chapter
+    from mmbook.mmp.paper_claims import CLAIMS
+
+    assert "mfeat" in Chapter("paper").table1_datasets
+    assert "mfeat" in Chapter("paper").two_stage_datasets
+    for profile in ("smoke", "quick"):
+        chapter = Chapter(profile)
+        assert "mfeat" not in chapter.table1_datasets
+        assert set(chapter.two_stage_datasets) <= set(chapter.table1_datasets)
+        trained_here = {e.dataset for e in chapter.table1() + chapter.table2() + chapter.cub()[0]}
+        for claim in CLAIMS:
+            scoped = chapter.scoped(claim)
+            if claim.datasets and "mfeat" in claim.datasets and claim.notebook.startswith("mmp/01"):
+                assert "mfeat" not in scoped.datasets and set(scoped.datasets) <= trained_here
+                assert set(scoped.datasets) == set(claim.datasets) - {"mfeat"}
+                assert "mfeat" in scoped.note and profile in scoped.note
+            else:  # the others, and the cost claims (notebook 03 times mfeat at every profile), as declared
+                assert scoped == claim
+    assert any("mfeat" in c.datasets for c in CLAIMS if c.notebook.startswith("mmp/03"))
+    paper = Chapter("paper")
+    assert all(paper.scoped(claim) == claim for claim in CLAIMS)  # paper judges every claim as declared
