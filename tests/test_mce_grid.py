@@ -50,7 +50,7 @@ def test_the_run_plan_is_the_grid():
     assert quick.loc["scene15", "settings"] == "a" and quick.loc["mosi", "settings"] == "a, d, e"
 
 
-def test_mmin_runs_as_the_mce_authors_ran_it_beside_mce_under_one_budget():
+def test_mmin_forms_run_where_declared_and_pass_the_epoch_budget_check():
     from mmlib.experiment import check_budgets
     from mmlib.methods.mmin import MCE_CODE
 

@@ -64,7 +64,9 @@ MAIN_CLAIMS = [
           notebook=MAIN,
           note="MMIN with its pre-trained teacher, forward and cycle losses and every missing condition "
                "(mmlib.methods.mmin defaults); runs at paper only (the CPU budget of quick); the paper's effect "
-               "is against the MCE authors' MMIN, not this one"),
+               "is against the MCE authors' MMIN, not this one; not one budget: MMIN's encoders start from its "
+               "concat teacher, pre-trained for up to the run's epochs first, a training MCE's encoders do not "
+               "get (MCE's unimodal models never initialise them)"),
     Claim(id="mce.table3_scene15", paper=PAPER, section="Sec. 4.4, Table 3",
           sentence="The results confirm that MCE consistently outperforms other methods (nuScenes).",
           evidence="Table 3: IoU averaged over the 7 test subsets, orderings a-f, one seed, against PMR, "
