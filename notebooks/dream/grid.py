@@ -65,9 +65,9 @@ from mmlib.train import TrainConfig, fit, predict
 
 from . import paper_claims
 
-BASELINES = ("concat", "dropout", "transformer")
+BASELINES = paper_claims.TABLE1_BASELINES
 #: other chapters' methods join the comparison when they exist in mmlib
-OTHER_METHODS = tuple(name for name in ("cmpt", "mgr", "mce", "mmp") if name in METHODS)
+OTHER_METHODS = tuple(name for name in paper_claims.OTHER_CHAPTERS if name in METHODS)
 #: Figure 3's models at quick and paper: DREAM, the baselines and the other chapters' methods (all of them take frames)
 FIGURE3_MODELS = ("DREAM",) + BASELINES + OTHER_METHODS
 #: DREAM's own epochs (appendix A.2): the cap of every model compared at ``paper``
