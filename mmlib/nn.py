@@ -2,7 +2,8 @@
 
 - ``vector`` (d): an MLP whose output is cut into ``num_tokens`` tokens;
 - ``sequence`` (T x d): frames projected to d_model, a temporal convolution, then masked mean pooling over
-  ``num_tokens`` equal spans of time (a span with no real frame gives a zero token);
+  ``num_tokens`` equal spans of the sample's own extent (:func:`span_weights`): zero padding to the batch's
+  longest sequence makes no token (a span whose frames were all dropped gives a zero token);
 - ``image`` (C x H x W): a small CNN whose feature map is average-pooled to a grid of tokens.
 
 Pooled features are the mean of a modality's tokens (:func:`pool`).
@@ -18,7 +19,7 @@ from torch.nn import functional as F
 from .data.core import ModalitySpec
 
 __all__ = ["VectorEncoder", "SequenceEncoder", "ImageEncoder", "make_encoder", "pool", "Block",
-           "FusionTransformer", "CrossAttention", "mlp"]
+           "FusionTransformer", "CrossAttention", "mlp", "span_weights"]
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, dropout: float = 0.1) -> nn.Sequential:
@@ -47,16 +48,29 @@ class SequenceEncoder(nn.Module):
     def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
         batch, length, _ = x.shape
         mask = torch.ones(batch, length, dtype=torch.bool, device=x.device) if frame_mask is None else frame_mask
-        h = self.project(x)
+        h = self.project(x) * mask.unsqueeze(-1)  # a masked frame is zero to the convolution, as beyond the ends
         h = h + F.gelu(self.conv(h.transpose(1, 2)).transpose(1, 2))
         h = self.dropout(h) * mask.unsqueeze(-1)
-        # masked mean over num_tokens equal spans of time
-        span = math.ceil(length / self.num_tokens)
-        pad = span * self.num_tokens - length
-        h = F.pad(h, (0, 0, 0, pad)).view(batch, self.num_tokens, span, -1)
-        weight = F.pad(mask.float(), (0, pad)).view(batch, self.num_tokens, span, 1)
-        tokens = (h * weight).sum(2) / weight.sum(2).clamp_min(1.0)
-        return self.norm(tokens) * (weight.sum(2) > 0)
+        weight = span_weights(mask, self.num_tokens) * mask.unsqueeze(1)  # B x num_tokens x T
+        count = weight.sum(2, keepdim=True)
+        tokens = (weight @ h) / count.clamp_min(1.0)  # masked mean over each span's real frames
+        return self.norm(tokens) * (count > 0)
+
+
+def span_weights(mask: torch.Tensor, num_tokens: int) -> torch.Tensor:
+    """Which frames each token pools (B x num_tokens x T, 0/1): ``num_tokens`` equal spans of the sample's own
+    extent (its first frame to its last real one, from ``mask``, B x T), not of the padded length, so that a
+    sequence zero-padded to the batch's longest yields the same tokens as alone and no token is all padding. A
+    span shorter than a frame takes the frame it falls in (a sample shorter than ``num_tokens`` frames repeats
+    frames). A sample with no real frame (its modality absent) gets no frames: zero tokens."""
+    length = mask.shape[1]
+    positions = torch.arange(length, device=mask.device)
+    extent = torch.where(mask, positions + 1, 0).amax(1, keepdim=True).to(torch.float32)  # B x 1
+    edges = torch.arange(num_tokens + 1, device=mask.device) / num_tokens * extent  # B x (num_tokens + 1)
+    start = edges[:, :-1].floor()
+    end = torch.maximum(edges[:, 1:].floor(), start + 1).minimum(extent)  # at least one frame per span
+    inside = (positions >= start.unsqueeze(-1)) & (positions < end.unsqueeze(-1))
+    return inside.to(torch.float32)
 
 
 class ImageEncoder(nn.Module):
