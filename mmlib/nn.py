@@ -123,11 +123,15 @@ class Block(nn.Module):
         self.ffn = mlp(d_model, 2 * d_model, d_model, dropout)
         self.dropout = nn.Dropout(dropout)
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """Multi-head attention on projected (..., T, d) queries, keys and values."""
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, keys: torch.Tensor | None = None
+               ) -> torch.Tensor:
+        """Multi-head attention on projected (..., T, d) queries, keys and values; ``keys`` (B x T bool), where
+        given, says which positions may be attended to (the others are masked out of every query's softmax)."""
         heads = lambda t: t.unflatten(-1, (self.num_heads, -1)).transpose(-3, -2)  # noqa: E731
         p = self.dropout.p if self.training else 0.0
-        return F.scaled_dot_product_attention(heads(q), heads(k), heads(v), dropout_p=p).transpose(-3, -2).flatten(-2)
+        mask = None if keys is None else keys[:, None, None, :]
+        return F.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=mask,
+                                              dropout_p=p).transpose(-3, -2).flatten(-2)
 
     def finish(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
         """The rest of the block after attention: output projection, residual, then the feed-forward half."""
@@ -136,8 +140,8 @@ class Block(nn.Module):
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.dropout(self.ffn(self.norm2(x)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.finish(x, self.attend(*self.qkv(self.norm1(x)).chunk(3, -1)))
+    def forward(self, x: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
+        return self.finish(x, self.attend(*self.qkv(self.norm1(x)).chunk(3, -1), keys))
 
 
 class FusionTransformer(nn.Module):
@@ -157,10 +161,14 @@ class FusionTransformer(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         nn.init.normal_(self.cls, std=0.02)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """The output sequence ([CLS] first) of ``tokens`` (B x T x d). ``keep`` (B x T bool), where given, masks
+        the tokens where it is False out of attention: no position attends to them (their own outputs are computed
+        but read by nothing), as if they were not in the sequence; [CLS] is always attended."""
         x = torch.cat([self.cls.expand(tokens.shape[0], -1, -1), tokens], 1)
+        keys = None if keep is None else torch.cat([keep.new_ones(keep.shape[0], 1), keep], 1)
         for block in self.blocks:
-            x = block(x)
+            x = block(x, keys)
         return self.norm(x)
 
     def cls_under_subsets(self, real: torch.Tensor, missing: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

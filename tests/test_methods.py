@@ -9,7 +9,7 @@ from mmlib.methods.base import MultimodalMethod
 from mmlib.shapley import subsets
 from mmlib.train import TrainConfig, fit, predict
 
-BASELINES = ["concat", "dropout", "transformer"]
+BASELINES = ["concat", "dropout", "transformer", "simbamm"]
 
 
 def toy(n=240, seed=0, separable=True):
@@ -80,6 +80,21 @@ def test_absent_modalities_do_not_change_the_baselines_outputs():
     for name in BASELINES:
         method = make_method(name, dataset.spec).eval()
         assert torch.allclose(method(batch).logits, method(noisy).logits, atol=1e-5)
+
+
+def test_simbamm_reads_the_present_modalities_alone_not_a_stand_in_for_the_absent():
+    """SimBaMM masks an absent modality out of attention: its output equals the fusion of the present modalities'
+    tokens alone, as if the absent one had never been in the sequence (the transformer baseline instead reads a
+    learned missing embedding there)."""
+    torch.manual_seed(0)
+    dataset = toy(n=6)
+    method = make_method("simbamm", dataset.spec, d_model=16).eval()
+    batch = dataset.batch().with_present(torch.tensor([[True, False, True]] * 6))
+    tokens = method.encode(batch)
+    alone = torch.cat([method.project[n](tokens[n]) + method.position[n] for n in ("text", "image")], 1)
+    expected = method.head(method.fusion(alone)[:, 0])
+    assert torch.allclose(method(batch).logits, expected, atol=1e-5)
+    assert METHODS["simbamm"].train_dropout.p == 0.5  # trained with modality dropout
 
 
 def test_dropout_baseline_trains_with_modality_dropout():

@@ -8,6 +8,7 @@ from . import mce  # noqa: F401
 from . import mgr  # noqa: F401
 from . import mmin  # noqa: F401  (MCE's Table 5 comparator)
 from . import mmp  # noqa: F401  (also transformer_dropout, mmp_lp, mmp_lp_align)
+from . import simbamm  # noqa: F401  (the benchmark's simple bar)
 from .base import MethodOutput, MultimodalMethod
 from .registry import METHODS, make_method, register
 
