@@ -1,7 +1,8 @@
-"""The command line: ``python -m mmlib datasets | run | bench``.
+"""The command line: ``python -m mmlib datasets | run | benchmark | bench``.
 
     python -m mmlib datasets
     python -m mmlib run --dataset mosi --method dropout --protocol subsets --seeds 0 1 2 --out results.csv
+    python -m mmlib benchmark --profile quick [--datasets ...] [--methods ...] [--families ...] --out results.csv
     python -m mmlib bench shapley
     python -m mmlib bench training [--profile quick] [--datasets ...] [--methods ...]
 
@@ -31,12 +32,7 @@ def _run(args) -> None:
 
     if args.method not in METHODS:
         raise ValueError(f"unknown method {args.method!r}; available: {', '.join(sorted(METHODS))}")
-    if args.out:  # checked before any training, which a bad path would throw away
-        folder = os.path.dirname(os.path.abspath(args.out))
-        if not os.path.isdir(folder):
-            raise ValueError(f"--out {args.out}: the folder {folder} does not exist")
-        if os.path.isdir(args.out) or not os.access(folder, os.W_OK):
-            raise ValueError(f"--out {args.out}: cannot write a file there")
+    _writable(args.out, "--out")
     experiment = Experiment(dataset=args.dataset, method=args.method, seeds=tuple(args.seeds) if args.seeds else None,
                             test_protocols=tuple(args.protocol), train_protocol=args.train_protocol,
                             profile=args.profile, device=args.device, data_dir=args.data_dir)
@@ -47,6 +43,34 @@ def _run(args) -> None:
     if args.out:
         table.to_csv(args.out, index=False)
         print(f"wrote {len(table)} rows to {args.out}")
+
+
+def _writable(path: str | None, flag: str) -> None:
+    """ValueError before any training when ``path`` cannot be written (a bad path would throw the runs away)."""
+    if not path:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{flag} {path}: the folder {folder} does not exist")
+    if os.path.isdir(path) or not os.access(folder, os.W_OK):
+        raise ValueError(f"{flag} {path}: cannot write a file there")
+
+
+def _benchmark(args) -> None:
+    from .benchmark import cell_scores, run_benchmark
+
+    _writable(args.out, "--out")
+    _writable(args.runs, "--runs")
+    results, runs = run_benchmark(args.profile, args.datasets, args.methods, args.families, args.data_dir,
+                                  use_cache=not args.no_cache)
+    scores = cell_scores(results).groupby(["dataset", "family", "method"], sort=False)["value"].mean()
+    print(scores.unstack("method").to_string(float_format=lambda v: f"{v:.3f}"))
+    if args.out:
+        results.to_csv(args.out, index=False)
+        print(f"wrote {len(results)} rows to {args.out}")
+    if args.runs:
+        runs.to_csv(args.runs, index=False)
+        print(f"wrote {len(runs)} runs (trial, parameters, seconds) to {args.runs}")
 
 
 def _bench(args) -> None:
@@ -79,6 +103,19 @@ def main(argv: list[str] | None = None) -> int:
     runner.add_argument("--out", default=None, help="write the tidy table to this CSV")
     runner.add_argument("--no-cache", action="store_true", help="retrain even when a cached result exists")
     runner.set_defaults(handler=_run)
+
+    benchmark = commands.add_parser("benchmark", help="every method under every protocol family, tuned alike "
+                                    "(mmlib.benchmark); MMLIB_SCHEDULER=tcp://host:port sends the runs to a cluster")
+    benchmark.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"])
+    benchmark.add_argument("--datasets", nargs="+", default=None, help="default: the profile's")
+    benchmark.add_argument("--methods", nargs="+", default=None, help="default: every benchmarked method")
+    benchmark.add_argument("--families", nargs="+", default=None, help="protocol families (default: all); quote "
+                           "names with spaces, e.g. 'test only'")
+    benchmark.add_argument("--data-dir", default=None)
+    benchmark.add_argument("--out", default=None, help="write the tidy results table (with a family column) here")
+    benchmark.add_argument("--runs", default=None, help="write one row per run (chosen trial, parameters, seconds)")
+    benchmark.add_argument("--no-cache", action="store_true", help="retrain even when a cached result exists")
+    benchmark.set_defaults(handler=_benchmark)
 
     bench = commands.add_parser("bench", help="timing benchmarks")
     bench.add_argument("what", choices=["shapley", "training"])

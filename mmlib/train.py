@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -132,7 +133,8 @@ def training_step(method, batch, optimizer, params, config: TrainConfig, generat
 def fit(method, train, val=None, config: TrainConfig | None = None, on_step=None, on_epoch=None,
         select_on=None) -> list[dict]:
     """Train ``method`` on the ``train`` split; returns the history, one dict per epoch: ``epoch``, the mean of
-    each loss term (``loss_<term>``), ``val_score`` and ``kept`` (True on the epoch whose weights the method ends
+    each loss term (``loss_<term>``), ``elapsed_s`` (wall seconds since the call, :meth:`prepare` included: the
+    validation passes count, the epoch selection's copies too), ``val_score`` and ``kept`` (True on the epoch whose weights the method ends
     with).
 
     ``val`` is the validation split (what :meth:`prepare` sees, for a method's pre-training) and ``select_on`` the
@@ -174,6 +176,7 @@ def validation_score(method, sets, device: torch.device | str = "cpu") -> float:
 
 
 def _fit(method, train, val, sets: list, config: TrainConfig, on_step, on_epoch) -> list[dict]:
+    started = time.perf_counter()
     device = resolve_device(config.device)
     generator = seed_everything(config.seed)
     method.to(device)
@@ -199,6 +202,7 @@ def _fit(method, train, val, sets: list, config: TrainConfig, on_step, on_epoch)
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + value
         record = {"epoch": epoch, **{f"loss_{k}": v / count for k, v in sums.items()}}
+        record["elapsed_s"] = time.perf_counter() - started  # wall seconds since fit began, prepare included
         if sets:
             record["val_score"] = validation_score(method, sets, device)
             if not select:
