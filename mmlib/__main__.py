@@ -62,7 +62,7 @@ def _benchmark(args) -> None:
     _writable(args.out, "--out")
     _writable(args.runs, "--runs")
     results, runs = run_benchmark(args.profile, args.datasets, args.methods, args.families, args.data_dir,
-                                  use_cache=not args.no_cache)
+                                  use_cache=not args.no_cache, seeds=args.seeds, device=args.device)
     scores = cell_scores(results).groupby(["dataset", "family", "method"], sort=False)["value"].mean()
     print(scores.unstack("method").to_string(float_format=lambda v: f"{v:.3f}"))
     if args.out:
@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     benchmark.add_argument("--methods", nargs="+", default=None, help="default: every benchmarked method")
     benchmark.add_argument("--families", nargs="+", default=None, help="protocol families (default: all); quote "
                            "names with spaces, e.g. 'test only'")
+    benchmark.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the profile's")
+    benchmark.add_argument("--device", default="auto")
     benchmark.add_argument("--data-dir", default=None)
     benchmark.add_argument("--out", default=None, help="write the tidy results table (with a family column) here")
     benchmark.add_argument("--runs", default=None, help="write one row per run (chosen trial, parameters, seconds)")

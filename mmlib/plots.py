@@ -17,7 +17,7 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
 __all__ = ["PALETTE", "VERDICT_COLOURS", "house_style", "palette", "seed_bars", "seed_lines", "subset_scores",
-           "presence_picture", "convergence", "forest", "embed", "embeddings"]
+           "presence_picture", "convergence", "forest", "embed", "embeddings", "difference_heatmap"]
 
 #: the book's palette: seaborn's colour-blind-safe one (after Okabe and Ito), reordered so that the first four colours
 #: (blue, orange, bluish green, reddish purple) stay apart even as small dots; vermillion comes fifth
@@ -257,3 +257,21 @@ def _levels(values: pd.Series, order) -> list[str]:
     if order is None:
         order = sorted(values.unique()) if pd.api.types.is_numeric_dtype(values) else list(dict.fromkeys(values))
     return [str(level) for level in order]
+
+
+def difference_heatmap(table: pd.DataFrame, ax=None, title: str | None = None, unit: str = "points"):
+    """A methods x columns heatmap of differences (``table``: rows methods, columns e.g. protocol families),
+    centred on 0 with a diverging map (blue above, vermillion below) and each cell's value written in it."""
+    ax = ax or plt.subplots(figsize=(1.1 * len(table.columns) + 3, 0.45 * len(table) + 1.5))[1]
+    limit = float(np.nanmax(np.abs(table.to_numpy(dtype=float)))) or 1.0
+    colours = sns.blend_palette([PALETTE[4], "#f7f7f7", PALETTE[0]], as_cmap=True)
+    sns.heatmap(table.astype(float), ax=ax, cmap=colours, vmin=-limit, vmax=limit, center=0.0, annot=True,
+                fmt="+.1f", linewidths=0.5, cbar_kws={"label": unit})
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.tick_params(axis="x", rotation=30)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -29,7 +29,8 @@ def test_every_family_holds_on_every_dataset_of_the_paper_grid():
     without a modality), and each family appears at quick with every method."""
     grid = cells("paper")
     assert {c.family for c in grid} == set(FAMILIES)
-    assert {c.dataset for c in grid} == set(PLANS["paper"].datasets) | set(PLANS["paper"].frame_datasets)
+    assert {c.dataset for c in grid} == set(benchmark.PAPER_DATASETS)
+    assert {c.dataset for c in grid if c.family == "missing frames"} == set(benchmark.SEQUENCE_DATASETS)
     for cell in grid:
         splits = load_dataset(cell.dataset)
         for text in filter(None, (cell.train_protocol, *cell.test_protocols)):
@@ -48,7 +49,7 @@ def test_trial_zero_is_the_papers_recipe_and_the_others_are_seeded_draws_in_rang
     cell = Cell("mosi", "test only", None, ("subsets",))
     for method in BENCHMARK_METHODS:
         model, training = trial_options(method, 0, cell, "paper")
-        assert model == {} and training == {"epochs": PLANS["paper"].epochs}  # defaults, the recipe's optimiser
+        assert model == {} and training == {"epochs": PLANS["paper"].epochs["mosi"]}  # defaults, the recipe's optimiser
         drawn = [trial_options(method, t, cell, "paper") for t in range(1, 8)]
         assert drawn == [trial_options(method, t, cell, "paper") for t in range(1, 8)]  # the same on every call
         defaults = inspect.signature(METHODS[method]).parameters
@@ -60,6 +61,9 @@ def test_trial_zero_is_the_papers_recipe_and_the_others_are_seeded_draws_in_rang
     own = trial_options("mgr", 1, cell, "paper")[0]
     assert {"lambda_div", "alpha_u"} <= set(own)
     assert trial_options("dream", 0, cell, "quick")[0] == {"d_model": 32, "backbone_options": {"d_model": 32}}
+    # at quick a pre-training stage gets at most the epochs every model has on the dataset
+    epochs = trial_options("cmpt", 0, cell, "quick")[1]["epochs"]
+    assert trial_options("cmpt", 0, cell, "quick")[0]["pretrain_epochs"] == epochs < 20
 
 
 def test_every_method_gets_the_same_trials_and_budget():
@@ -72,7 +76,7 @@ def test_every_method_gets_the_same_trials_and_budget():
 
 
 def test_the_chosen_trial_is_the_best_on_validation(monkeypatch):
-    monkeypatch.setitem(PLANS, "smoke", benchmark.Plan(("cub",), (), 3, 16, None))
+    monkeypatch.setitem(PLANS, "smoke", benchmark.Plan({"same at train and test": ("cub",)}, 3, 16, {}))
     grid_cells = cells("smoke", families=["same at train and test"])
     chosen = chosen_trials("smoke", grid_cells, ["concat"])
     grid = tuning_grid("smoke", grid_cells, ["concat"])
