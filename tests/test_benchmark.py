@@ -151,3 +151,17 @@ def test_cell_scores_average_conditions_and_ranks_follow_the_scores():
     ranks = benchmark.rank_test(synthetic({"simbamm": 0.1, "concat": -0.1},
                                           cells_=[(d, f) for d in ("a", "b", "c") for f in ("x", "y")]))
     assert ranks.rankdf["meanrank"].idxmin() == "simbamm" and ranks.rankdf["meanrank"].idxmax() == "concat"
+
+
+def test_the_benchmark_runs_on_a_users_file_with_the_families_that_apply(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 90)
+    path = tmp_path / "mine.npz"
+    np.savez(path, x_left=rng.normal(size=(90, 6)) + y[:, None], x_right=rng.normal(size=(90, 5, 3)), y=y)
+    grid = cells("quick", datasets=[f"npz:{path}"])
+    assert {c.family for c in grid} == set(FAMILIES)  # a sequence modality: the frames family applies too
+    assert next(c for c in grid if c.family == "train and test differ").test_protocols == ("absent:right=0.7",)
+    out = tmp_path / "r.csv"
+    assert main(["benchmark", "--profile", "smoke", "--datasets", f"npz:{path}", "--methods", "concat",
+                 "--families", "missing frames", "imbalanced rates", "--out", str(out)]) == 0
+    assert set(pd.read_csv(out).family) == {"missing frames", "imbalanced rates"}
