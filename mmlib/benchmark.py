@@ -59,7 +59,7 @@ from .store import under_trained
 from .methods import METHODS
 
 __all__ = ["FAMILIES", "BENCHMARK_METHODS", "PAPER_METHODS", "REFERENCE", "SEARCH", "PLANS", "Cell", "cells",
-           "trial_options", "tuning_grid", "chosen_trials", "final_grid", "run_benchmark", "cell_scores", "cell_summary",
+           "trial_options", "search_space", "tuning_grid", "chosen_trials", "final_grid", "run_benchmark", "cell_scores", "cell_summary",
            "rank_test", "against_reference", "tally"]
 
 #: every registered method the benchmark compares (the variants of one paper's method, mmp_lp and the like, are
@@ -96,27 +96,36 @@ FAMILIES: dict[str, Family] = {
 }
 
 
-def _log_uniform(low: float, high: float):
-    return lambda rng: float(math.exp(rng.uniform(math.log(low), math.log(high))))
-
-
-def _one_of(*values):
-    return lambda rng: values[int(rng.integers(len(values)))]
-
-
 #: the search space: ``train.lr``, the model's ``d_model`` and ``dropout`` for every method, and each method's own
-#: loss weights (its paper's names); trial 0 is never drawn from it (the paper's recipe)
-COMMON_SEARCH = {"train.lr": _log_uniform(1e-4, 3e-3), "d_model": _one_of(32, 64, 128),
-                 "dropout": _one_of(0.0, 0.1, 0.2, 0.3)}
+#: loss weights (its paper's names), each a ``("log-uniform", low, high)`` or a ``("one of", *values)``; trial 0 is
+#: never drawn from it (the paper's recipe)
+COMMON_SEARCH = {"train.lr": ("log-uniform", 1e-4, 3e-3), "d_model": ("one of", 32, 64, 128),
+                 "dropout": ("one of", 0.0, 0.1, 0.2, 0.3)}
 SEARCH: dict[str, dict] = {
-    "dream": {"distill_weight": _log_uniform(0.01, 1.0)},
-    "cmpt": {"align_weight": _log_uniform(0.05, 1.0)},
-    "mgr": {"lambda_div": _log_uniform(0.01, 1.0), "alpha_u": _one_of(0.25, 0.5, 1.0)},
-    "mce": {"lambda_single": _log_uniform(0.25, 4.0), "lambda_sub": _log_uniform(0.5, 8.0),
-            "lambda_aux": _log_uniform(0.25, 4.0)},
-    "mmp": {"alignment_weight": _log_uniform(0.1, 10.0)},
-    "mmin": {"forward_weight": _log_uniform(1.0, 16.0), "cycle_weight": _log_uniform(0.5, 8.0)},
+    "dream": {"distill_weight": ("log-uniform", 0.01, 1.0)},
+    "cmpt": {"align_weight": ("log-uniform", 0.05, 1.0)},
+    "mgr": {"lambda_div": ("log-uniform", 0.01, 1.0), "alpha_u": ("one of", 0.25, 0.5, 1.0)},
+    "mce": {"lambda_single": ("log-uniform", 0.25, 4.0), "lambda_sub": ("log-uniform", 0.5, 8.0),
+            "lambda_aux": ("log-uniform", 0.25, 4.0)},
+    "mmp": {"alignment_weight": ("log-uniform", 0.1, 10.0)},
+    "mmin": {"forward_weight": ("log-uniform", 1.0, 16.0), "cycle_weight": ("log-uniform", 0.5, 8.0)},
 }
+
+
+def _draw(rng: np.random.Generator, space: tuple):
+    kind, *values = space
+    if kind == "log-uniform":
+        low, high = values
+        return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+    return values[int(rng.integers(len(values)))]
+
+
+def search_space(methods: Sequence[str] = BENCHMARK_METHODS) -> pd.DataFrame:
+    """The ranges each method's trials draw from, one row per (method, option): for the page."""
+    return pd.DataFrame([dict(method=method, option=name, draw=space[0],
+                              range=f"{space[1]:g} to {space[2]:g}" if space[0] == "log-uniform"
+                              else ", ".join(f"{v:g}" for v in space[1:]))
+                         for method in methods for name, space in {**COMMON_SEARCH, **SEARCH.get(method, {})}.items()])
 
 
 @dataclass(frozen=True)
@@ -205,8 +214,8 @@ def trial_options(method: str, trial: int, cell: Cell, profile: str) -> tuple[di
         model[option] = min(epochs, inspect.signature(METHODS[method]).parameters[option].default)
     if trial > 0:
         rng = np.random.default_rng(_stable_seed(cell.dataset, cell.family, method, trial))
-        for name, draw in {**COMMON_SEARCH, **SEARCH.get(method, {})}.items():
-            value = draw(rng)
+        for name, space in {**COMMON_SEARCH, **SEARCH.get(method, {})}.items():
+            value = _draw(rng, space)
             if name.startswith("train."):
                 training[name[len("train."):]] = value
             else:

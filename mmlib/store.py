@@ -27,8 +27,9 @@ __all__ = ["UNDER_TRAINED", "under_trained", "NOT_RESULTS", "code_version", "cac
            "load_record", "record_path", "save_weights", "load_weights", "exclusive"]
 
 PACKAGE = Path(__file__).resolve().parent
-# Modules that read results but never produce them: editing them must not throw the results cache away.
-NOT_RESULTS = {"claims.py", "plots.py", "bench.py", "__main__.py"}
+# Modules that read results but never produce them: editing them must not throw the results cache away
+# (benchmark.py builds grids, but every setting of a run it builds is in the run's key: Experiment.key).
+NOT_RESULTS = {"claims.py", "plots.py", "bench.py", "benchmark.py", "__main__.py"}
 
 
 @lru_cache(maxsize=1)
