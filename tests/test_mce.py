@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from mmlib.data.core import Batch, make_dataset
 from mmlib.methods import make_method
 from mmlib.methods.mce import batch_subsets, code_variant_shapley, dataset_factor, learning_state_factor
+from mmlib.shapley import exact_shapley, restrict_to
 from mmlib.train import TrainConfig, fit, predict
 
 from chapters import paper_claims
@@ -133,16 +134,59 @@ def test_code_variant_matches_a_coalition_by_coalition_reference():
 
 
 def test_the_code_variant_drives_b_in_training():
+    """With ``shapley_variant="code"``, the B that weighs a real training step's L_single (Eq. 9) and L_aux (Eq. 13)
+    is Eq. 7-8 on the code's batch values (:func:`code_variant_shapley`) of that step's coalition values, not on
+    Eq. 5's; the same weights with Eq. 5 (the paper's variant) give another B and other losses."""
+    import copy
+
+    from mmlib.train import training_step
+
     torch.manual_seed(0)
     dataset = toy(n=64)
-    method = make_method("mce", dataset.spec, shapley_variant="code", unimodal_epochs=1).train()
+    config = TrainConfig(epochs=1, batch_size=64, lr=3e-3, seed=0, progress=False)
+    # no dropout: the step's subset pass and the hand computations below see the same network
+    code = make_method("mce", dataset.spec, d_model=16, dropout=0.0, shapley_variant="code", unimodal_epochs=2)
+    code.prepare(dataset, None, config)  # A of Eq. 3 and the unimodal models of Eq. 6, as fit does
+    paper = make_method("mce", dataset.spec, d_model=16, dropout=0.0, unimodal_epochs=2)
+    paper.load_state_dict(code.state_dict())  # the same network, A and U_m models; only the Shapley variant differs
+    paper.unimodal.requires_grad_(False)
+    before = copy.deepcopy(code).train()  # the weights the step's forward sees
     batch = dataset.batch(torch.arange(64))
-    table = method.coalition_values(batch)
-    method.capability_weights(batch, table)
-    assert method.last_factors["shapley"].tolist() == pytest.approx(
-        code_variant_shapley(table, batch.present).tolist(), abs=1e-6)
+
+    # what B must be on this batch, computed apart from forward: the coalition values of Eq. 4 through the
+    # method's generic subset pass, U_m of Eq. 6 summed over the batch, Eq. 7-8
+    table = before.coalition_values(batch)
+    counts = batch.present.sum(0).float()
+    upper = before.upper_bounds(batch).sum(0)
+    phi_code = code_variant_shapley(table, batch.present)
+    phi_eq5 = (exact_shapley(restrict_to(table, batch.present)) * batch.present).sum(0)
+    factor_b = learning_state_factor(phi_code, upper, counts)
+    factor_b_eq5 = learning_state_factor(phi_eq5, upper, counts)
+    # the premise that lets the test tell the variants apart: different values and a different, non-zero B
+    assert (phi_code - phi_eq5).abs().max() > 1 and (factor_b - factor_b_eq5).abs().max() > 0.05
+    assert (factor_b > 0).all()
+
+    def step(method):
+        params = [p for p in method.parameters() if p.requires_grad]
+        return training_step(method, batch, torch.optim.Adam(params, lr=config.lr), params, config)
+
+    terms, terms_eq5 = step(code), step(paper)  # the loss terms each step backpropagated
+    assert code.last_factors["shapley"].tolist() == pytest.approx(phi_code.tolist(), abs=1e-5)
+    assert code.last_factors["B"].tolist() == pytest.approx(factor_b.tolist(), abs=1e-6)
+    assert paper.last_factors["B"].tolist() == pytest.approx(factor_b_eq5.tolist(), abs=1e-6)
+    # Eq. 9 with the weights A_m B_m of the code's B: the very L_single of the step
+    weights = before.factor_a * factor_b
+    with torch.no_grad():
+        features = before.features(before.encode(batch))
+        single = sum(weights[m] * F.cross_entropy(head(features[batch.present[:, m], m]), batch.y[batch.present[:, m]])
+                     for m, head in enumerate(before.single_heads))
+    assert terms["single"] == pytest.approx(code.lambda_single * float(single), rel=1e-5)
+    # Eq. 13 is weighted by A_m B_m too: the two variants' B give different L_aux (and L_single), the same rest
+    assert terms["aux"] != pytest.approx(terms_eq5["aux"], rel=1e-3)
+    assert terms["single"] != pytest.approx(terms_eq5["single"], rel=1e-3)
+    assert terms["task"] == pytest.approx(terms_eq5["task"]) and terms["sub"] == pytest.approx(terms_eq5["sub"])
     with pytest.raises(ValueError):
-        method.shapley_values(batch, table)  # no per-sample values in the code's variant
+        code.shapley_values(batch, table)  # no per-sample values in the code's variant
 
 
 def test_l_sub_enumerates_exactly_the_subsets_in_the_batch():
