@@ -60,7 +60,7 @@ def test_the_run_plan_is_the_grid():
                 if setting != IMAGE_ONLY]
         assert list(plan.index) == list(dict.fromkeys(experiment.dataset for *_, experiment in jobs))
         for dataset, row in plan.iterrows():
-            here = [(setting, label, experiment) for setting, label, experiment in jobs if experiment.dataset == dataset]
+            here = [job for job in jobs if job[2].dataset == dataset]
             assert row.settings == ", ".join(dict.fromkeys(setting for setting, *_ in here))
             assert row.methods == ", ".join(dict.fromkeys(label for _, label, _ in here))
             assert row.runs == sum(len(experiment.seed_list()) for *_, experiment in here)

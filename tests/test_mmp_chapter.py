@@ -78,7 +78,8 @@ def test_profiles_say_what_each_runs(monkeypatch):
         cub = chapter.cub()[0]
         own = table1 + cub + two_stage  # the chapter's models: the backbone and its trainings
         # the encoders' tokens of each kind, as the table says them
-        grid = re.fullmatch(r"(\d+) x (\d+) grid of convolutional features", said["tokens per image (the encoder's own)"])
+        grid = re.fullmatch(r"(\d+) x (\d+) grid of convolutional features",
+                            said["tokens per image (the encoder's own)"])
         spans = re.fullmatch(r"means over (\d+) spans of frames", said["tokens per sequence (the encoder's own)"])
         tokens = {"vector": int(said["tokens per vector modality"]), "image": int(grid[1]) * int(grid[2]),
                   "sequence": int(spans[1])}
@@ -100,7 +101,8 @@ def test_profiles_say_what_each_runs(monkeypatch):
         assert said["Table I datasets"] == datasets(table1)
         assert said["two-stage datasets"] == datasets(two_stage)
         first = {e.method for e in table1}
-        assert said["Table II methods (AV-MNIST)"] == ", ".join(LABELS[e.method] for e in table2 if e.method not in first)
+        others = [LABELS[e.method] for e in table2 if e.method not in first]
+        assert said["Table II methods (AV-MNIST)"] == ", ".join(others)
         assert set(TOKEN_DATASETS) <= {e.dataset for e in table1}  # real images and sequences at every profile
         # Table II reuses Table I's runs (the same experiments: cache hits) and one budget
         keys = {e.key(0) for e in table1}
