@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from mmlib.data.core import Batch, make_dataset
 from mmlib.methods import make_method
 from mmlib.methods.mce import batch_subsets, code_variant_shapley, dataset_factor, learning_state_factor
+from mmlib.shapley import exact_shapley, restrict_to
 from mmlib.train import TrainConfig, fit, predict
 
 from chapters import paper_claims
@@ -133,16 +134,59 @@ def test_code_variant_matches_a_coalition_by_coalition_reference():
 
 
 def test_the_code_variant_drives_b_in_training():
+    """With ``shapley_variant="code"``, the B that weighs a real training step's L_single (Eq. 9) and L_aux (Eq. 13)
+    is Eq. 7-8 on the code's batch values (:func:`code_variant_shapley`) of that step's coalition values, not on
+    Eq. 5's; the same weights with Eq. 5 (the paper's variant) give another B and other losses."""
+    import copy
+
+    from mmlib.train import training_step
+
     torch.manual_seed(0)
     dataset = toy(n=64)
-    method = make_method("mce", dataset.spec, shapley_variant="code", unimodal_epochs=1).train()
+    config = TrainConfig(epochs=1, batch_size=64, lr=3e-3, seed=0, progress=False)
+    # no dropout: the step's subset pass and the hand computations below see the same network
+    code = make_method("mce", dataset.spec, d_model=16, dropout=0.0, shapley_variant="code", unimodal_epochs=2)
+    code.prepare(dataset, None, config)  # A of Eq. 3 and the unimodal models of Eq. 6, as fit does
+    paper = make_method("mce", dataset.spec, d_model=16, dropout=0.0, unimodal_epochs=2)
+    paper.load_state_dict(code.state_dict())  # the same network, A and U_m models; only the Shapley variant differs
+    paper.unimodal.requires_grad_(False)
+    before = copy.deepcopy(code).train()  # the weights the step's forward sees
     batch = dataset.batch(torch.arange(64))
-    table = method.coalition_values(batch)
-    method.capability_weights(batch, table)
-    assert method.last_factors["shapley"].tolist() == pytest.approx(
-        code_variant_shapley(table, batch.present).tolist(), abs=1e-6)
+
+    # what B must be on this batch, computed apart from forward: the coalition values of Eq. 4 through the
+    # method's generic subset pass, U_m of Eq. 6 summed over the batch, Eq. 7-8
+    table = before.coalition_values(batch)
+    counts = batch.present.sum(0).float()
+    upper = before.upper_bounds(batch).sum(0)
+    phi_code = code_variant_shapley(table, batch.present)
+    phi_eq5 = (exact_shapley(restrict_to(table, batch.present)) * batch.present).sum(0)
+    factor_b = learning_state_factor(phi_code, upper, counts)
+    factor_b_eq5 = learning_state_factor(phi_eq5, upper, counts)
+    # the premise that lets the test tell the variants apart: different values and a different, non-zero B
+    assert (phi_code - phi_eq5).abs().max() > 1 and (factor_b - factor_b_eq5).abs().max() > 0.05
+    assert (factor_b > 0).all()
+
+    def step(method):
+        params = [p for p in method.parameters() if p.requires_grad]
+        return training_step(method, batch, torch.optim.Adam(params, lr=config.lr), params, config)
+
+    terms, terms_eq5 = step(code), step(paper)  # the loss terms each step backpropagated
+    assert code.last_factors["shapley"].tolist() == pytest.approx(phi_code.tolist(), abs=1e-5)
+    assert code.last_factors["B"].tolist() == pytest.approx(factor_b.tolist(), abs=1e-6)
+    assert paper.last_factors["B"].tolist() == pytest.approx(factor_b_eq5.tolist(), abs=1e-6)
+    # Eq. 9 with the weights A_m B_m of the code's B: the very L_single of the step
+    weights = before.factor_a * factor_b
+    with torch.no_grad():
+        features = before.features(before.encode(batch))
+        single = sum(weights[m] * F.cross_entropy(head(features[batch.present[:, m], m]), batch.y[batch.present[:, m]])
+                     for m, head in enumerate(before.single_heads))
+    assert terms["single"] == pytest.approx(code.lambda_single * float(single), rel=1e-5)
+    # Eq. 13 is weighted by A_m B_m too: the two variants' B give different L_aux (and L_single), the same rest
+    assert terms["aux"] != pytest.approx(terms_eq5["aux"], rel=1e-3)
+    assert terms["single"] != pytest.approx(terms_eq5["single"], rel=1e-3)
+    assert terms["task"] == pytest.approx(terms_eq5["task"]) and terms["sub"] == pytest.approx(terms_eq5["sub"])
     with pytest.raises(ValueError):
-        method.shapley_values(batch, table)  # no per-sample values in the code's variant
+        code.shapley_values(batch, table)  # no per-sample values in the code's variant
 
 
 def test_l_sub_enumerates_exactly_the_subsets_in_the_batch():
@@ -213,11 +257,49 @@ def test_runs_differing_in_mce_options_share_the_unimodal_models(monkeypatch, tm
 
 
 def test_table7_and_table8_claims_compare_like_with_like():
+    """Table 7's claims judge MCE against the grid's model ``row a``, MCE's own network with every enhancement off
+    (not concat's zero blocks): it builds MCE's parameters and trains with no MCE loss, and a table where MCE is
+    ahead of row a but behind concat is judged on row a; each claim's direction agrees with the paper's own numbers.
+    The Monte-Carlo cost claim of Table 8: fewer backbone steps than exact is supported, more contradicted."""
+    import pandas as pd
+
+    from mmlib import claims
+
+    from mmbook.mce.grid import Chapter
+
     module = paper_claims("mce")
-    # Table 7 is judged against MCE's own model without enhancement (row a), not concat's zero blocks
-    assert module.BY_ID["mce.table7_ratio"].comparator == "row a"
-    # the Monte-Carlo and exact Shapley costs are compared as evaluations of their own, lower is better
-    assert module.BY_ID["mce.table8_mc_cheaper"].lower_is_better
+    table7 = [claim for claim in module.CLAIMS if "Table 7" in claim.section]
+    assert table7
+    dataset = toy(n=32)
+    batch = dataset.batch(torch.arange(32))
+    models = Chapter("quick").representation_models()
+
+    def built(label):
+        torch.manual_seed(0)
+        return make_method(models[label].method, dataset.spec, **models[label].method_options).train()
+
+    def rows(values):
+        return pd.DataFrame([{"method": method, "seed": seed, "dataset": "iemocap", "condition": "test",
+                              "metric": metric, "value": value + 0.001 * seed}
+                             for seed in range(5) for (method, metric), value in values.items()])
+
+    for claim in table7:
+        ours, theirs = built(claim.method), built(claim.comparator)
+        shapes = [{k: v.shape for k, v in model.state_dict().items()} for model in (ours, theirs)]
+        assert shapes[0] == shapes[1]  # the same network
+        assert set(ours(batch).losses) == {"sub", "single", "aux"} and theirs(batch).losses == {}
+        assert claim.the_paper_effect() > 0  # the paper's MCE is better than its baseline in the claim's direction
+        better = -0.1 if claim.lower_is_better else 0.1
+        ahead = rows({(claim.method, claim.metric): 1.0 + better, (claim.comparator, claim.metric): 1.0,
+                      ("concat", claim.metric): 1.0 + 2 * better})
+        behind = rows({(claim.method, claim.metric): 1.0 - better, (claim.comparator, claim.metric): 1.0,
+                       ("concat", claim.metric): 1.0 - 2 * better})
+        assert claims.judge(claim, ahead).verdict.verdict == "supported", claim.id
+        assert claims.judge(claim, behind).verdict.verdict == "contradicted", claim.id
+    cost = module.BY_ID["mce.table8_mc_cheaper"]
+    for sampled, verdict in ((0.2, "supported"), (5.0, "contradicted")):
+        timings = rows({(cost.method, cost.metric): sampled, (cost.comparator, cost.metric): 1.0})
+        assert claims.judge(cost, timings).verdict.verdict == verdict
 
 
 def test_mce_against_mmin_is_paired_with_the_papers_mce_minus_mmin_of_table_5():

@@ -1,6 +1,8 @@
 """The MCE chapter's grid helpers that compute what its pages state: B with a held-out U_m (issue 17, item 3), the
 FLOPs and peak memory of a step (Table 8), and what the main tables run at each profile (Tables 3-4)."""
 
+import itertools
+
 import pandas as pd
 import pytest
 import torch
@@ -39,15 +41,49 @@ def test_step_cost_counts_the_flops_of_a_product_forward_and_backward():
 
 
 def test_the_run_plan_is_the_grid():
+    """The run plan (notebook 01's table, glued into the page) against what :meth:`Chapter.main_jobs` trains, dataset
+    by dataset: its settings, methods, seeds and runs; each setting's label names the rates the runs train under
+    (an ordering a-f of the paper's Sec. 4.4 over the dataset's modality groups, or AudiovisionMNIST's audio rate); and
+    the orderings have the property the grid's docstring gives them: a Latin square at quick (each modality takes
+    each rate once), all six permutations at paper."""
+    from mmbook.mce.grid import GROUPS, IMAGE_ONLY, ORDERINGS
+
+    def rates(protocol):
+        kind, _, spec = protocol.partition(":")
+        assert kind == "rates"
+        return {name: float(rate) for name, rate in (part.split("=") for part in spec.split(","))}
+
     for profile in ("smoke", "quick", "paper"):
         chapter = Chapter(profile)
         plan = chapter.run_plan().set_index("dataset")
-        jobs = [experiment for setting, _, experiment in chapter.main_jobs() if setting != "image-only model"]
-        assert plan.runs.sum() == sum(len(experiment.seed_list()) for experiment in jobs)
-        assert set(plan.index) == {experiment.dataset for experiment in jobs}
-    quick, paper = Chapter("quick").run_plan().set_index("dataset"), Chapter("paper").run_plan().set_index("dataset")
-    assert "mfeat" not in quick.index and paper.loc["mfeat", "settings"] == "a, b, c, d, e, f"
-    assert quick.loc["scene15", "settings"] == "a" and quick.loc["mosi", "settings"] == "a, d, e"
+        jobs = [(setting, label, experiment) for setting, label, experiment in chapter.main_jobs()
+                if setting != IMAGE_ONLY]
+        assert list(plan.index) == list(dict.fromkeys(experiment.dataset for *_, experiment in jobs))
+        for dataset, row in plan.iterrows():
+            here = [job for job in jobs if job[2].dataset == dataset]
+            assert row.settings == ", ".join(dict.fromkeys(setting for setting, *_ in here))
+            assert row.methods == ", ".join(dict.fromkeys(label for _, label, _ in here))
+            assert row.runs == sum(len(experiment.seed_list()) for *_, experiment in here)
+            assert {row.seeds} == {len(experiment.seed_list()) for *_, experiment in here}
+        orderings = {}
+        for setting, _, experiment in jobs:
+            trained_at = rates(experiment.train_protocol)
+            if setting.startswith("audio "):
+                assert trained_at == {"audio": float(setting.split()[1])}
+                continue
+            groups = GROUPS.get(experiment.dataset, ("audio", "text", "video"))
+            by_group = [{trained_at[name] for name in ((g,) if isinstance(g, str) else g)} for g in groups]
+            assert by_group == [{rate} for rate in ORDERINGS[setting]], (profile, experiment.dataset, setting)
+            assert set(trained_at) == {n for g in groups for n in ((g,) if isinstance(g, str) else g)}
+            if experiment.dataset == "mosi":
+                orderings[setting] = tuple(trained_at[name] for name in ("audio", "text", "video"))
+        assert "a" in orderings  # the paper's setting of Tables 2, 6-8 and Fig. 9 at every profile
+        levels = sorted(set(ORDERINGS["a"]))
+        if profile == "quick":
+            assert len(orderings) == len(levels) and all(
+                sorted(rates_of[m] for rates_of in orderings.values()) == levels for m in range(len(levels)))
+        if profile == "paper":
+            assert set(orderings.values()) == set(itertools.permutations(levels))
 
 
 def test_mmin_forms_run_where_declared_and_pass_the_epoch_budget_check():

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mmlib.data.core import make_dataset
-from mmlib.methods import METHODS, make_method
+from mmlib.methods import make_method
 from mmlib.methods.mmp import MMP, ProjectionHead
 from mmlib.missing import ModalityDropout
 from mmlib.train import TrainConfig, fit, predict
@@ -84,14 +84,51 @@ def test_alignment_loss_covers_masked_modalities_only():
     assert method.alignment_loss(tokens, projected, torch.zeros_like(masked)).item() == 0.0
 
 
-def test_training_forward_masks_and_names_the_alignment_loss():
+def test_training_forward_masks_and_names_the_alignment_loss(monkeypatch):
+    """Section III-A's masking happens inside MMP's training forward, not in the training loop: the step's batch
+    reaches forward unmasked; the fusion reads only the modalities the mask kept (the training logits are the
+    evaluation-mode model's on the kept modalities alone); the alignment loss is Eq. 6 over exactly the masked
+    pairs; evaluation masks nothing. Dropout gets its masking from the training loop, at MMP's rate (Table I's
+    two trainings mask alike); MMP-LP has no alignment loss."""
+    from mmlib.train import training_step
+
+    drawn = []
+    sample = ModalityDropout.sample
+    monkeypatch.setattr(ModalityDropout, "sample", lambda self, *args: drawn.append(sample(self, *args)) or drawn[-1])
     torch.manual_seed(0)
-    data = toy(64)
-    method = make_method("mmp", data.spec, d_model=16).train()
-    output = method(data.batch(torch.arange(64)))
-    assert set(output.losses) == {"alignment"} and output.losses["alignment"].item() > 0
-    assert make_method("mmp_lp", data.spec, d_model=16).train()(data.batch(torch.arange(64))).losses == {}
-    assert METHODS["transformer_dropout"].train_dropout.p == 0.5 and METHODS["mmp"].train_dropout is None
+    data = toy(512)
+    batch = data.batch(torch.arange(512))
+    config = TrainConfig(epochs=1, batch_size=512, lr=1e-3, progress=False)
+    rate = ModalityDropout.expected_drop_rate(MMP.masking.p, 3)
+
+    def step(method):
+        """The batch as a real training step hands it to forward."""
+        seen = []
+        params = [p for p in method.parameters() if p.requires_grad]
+        training_step(method.train(), batch, torch.optim.AdamW(params), params, config,
+                      inspect=lambda stepped, output: seen.append(stepped.present))
+        return seen[0]
+
+    method = make_method("mmp", data.spec, d_model=16, dropout=0.0)
+    assert torch.equal(step(method), batch.present) and len(drawn) == 1  # drawn once, in forward
+    output = method.train()(batch)
+    kept = drawn[-1]
+    assert (kept <= batch.present).all() and kept.any(1).all()
+    assert 1 - kept.float().mean().item() == pytest.approx(rate, abs=0.04)
+    method.eval()
+    with torch.no_grad():
+        assert torch.allclose(output.logits, method(batch.with_present(kept)).logits, atol=1e-5)
+        tokens = method.encode(batch)
+        _, projected = method.complete(tokens, kept)
+        expected = method.alignment_loss(tokens, projected, batch.present & ~kept)
+        assert expected > 0 and output.losses["alignment"].item() == pytest.approx(expected.item(), rel=1e-5)
+        count = len(drawn)
+        assert torch.allclose(method(batch).logits, method.fuse(tokens, batch.present)[0], atol=1e-6)
+        assert len(drawn) == count  # no mask drawn in evaluation
+    dropout = step(make_method("transformer_dropout", data.spec, d_model=16))
+    assert (dropout <= batch.present).all() and dropout.any(1).all()
+    assert 1 - dropout.float().mean().item() == pytest.approx(rate, abs=0.04)
+    assert make_method("mmp_lp", data.spec, d_model=16).train()(batch).losses == {}
 
 
 @pytest.mark.parametrize("name", ["mmp", "transformer_dropout"])

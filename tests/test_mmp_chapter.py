@@ -59,21 +59,55 @@ def test_mmp_training_never_reads_the_missing_embedding():
     assert first.grad is not None and first.grad.any()  # where Dropout's training does read it
 
 
-def test_profiles_say_what_each_runs():
-    from mmbook.mmp.grid import TABLE2_METHODS, TABLE2_QUICK, TOKEN_DATASETS, Chapter, profile_settings
+def test_profiles_say_what_each_runs(monkeypatch):
+    """The table of notebook 01 and the page (:func:`profile_settings`) against what each profile's grids build:
+    every experiment's model (width and tokens of what its encoders return), its training configuration and seeds
+    as a run gets them (:func:`mmlib.experiment.build_method`), and the datasets and methods of each grid."""
+    import functools
+    import re
 
+    import mmlib.experiment as experiment_module
+    from mmbook.mmp.grid import LABELS, TOKEN_DATASETS, Chapter, profile_settings
+    from mmlib.data.registry import load_dataset
+
+    monkeypatch.setattr(experiment_module, "load_dataset", functools.lru_cache(None)(load_dataset))  # once a set
     settings = profile_settings()
-    assert settings.loc["d (width of every token)", "quick"] == Chapter("quick").model["d_model"] == 32
-    assert settings.loc["d (width of every token)", "paper"] == Chapter("paper").model["d_model"] == 64
     for profile in ("smoke", "quick", "paper"):
-        chapter = Chapter(profile)
-        assert set(TOKEN_DATASETS) <= set(chapter.table1_datasets)  # real images and sequences at every profile
-        assert chapter.table2_methods == (list(TABLE2_QUICK) if profile == "quick" else TABLE2_METHODS)
+        said, chapter = settings[profile], Chapter(profile)
+        table1, table2, two_stage = chapter.table1(), chapter.table2(), chapter.two_stage()
+        cub = chapter.cub()[0]
+        own = table1 + cub + two_stage  # the chapter's models: the backbone and its trainings
+        # the encoders' tokens of each kind, as the table says them
+        grid = re.fullmatch(r"(\d+) x (\d+) grid of convolutional features",
+                            said["tokens per image (the encoder's own)"])
+        spans = re.fullmatch(r"means over (\d+) spans of frames", said["tokens per sequence (the encoder's own)"])
+        tokens = {"vector": int(said["tokens per vector modality"]), "image": int(grid[1]) * int(grid[2]),
+                  "sequence": int(spans[1])}
+        optimizer, batch_size, lr = said["optimiser, batch, lr"].split(", ")
+        kinds = set()
+        for experiment in own + table2:
+            assert len(experiment.seed_list()) == said["seeds"], (profile, experiment)
+            method, splits, config = experiment_module.build_method(experiment, experiment.seed_list()[0])
+            assert (config.epochs, config.optimizer, config.batch_size, config.lr) == (
+                said["epochs (every model and dataset)"], optimizer, int(batch_size), float(lr)), (profile, experiment)
+            encoded = method.encode(splits.train.batch(torch.arange(2)))
+            for modality in splits.spec.modalities:
+                assert encoded[modality.name].shape[-1] == said["d (width of every token)"], (profile, experiment)
+                if experiment in own:  # Table II's other methods may add tokens of their own (CMPT's proxies)
+                    assert encoded[modality.name].shape[1] == tokens[modality.kind], (profile, experiment, modality)
+                    kinds.add(modality.kind)
+        assert kinds == set(tokens)  # every row of tokens is checked against a model at every profile
+        datasets = lambda experiments: ", ".join(dict.fromkeys(e.dataset for e in experiments))  # noqa: E731
+        assert said["Table I datasets"] == datasets(table1)
+        assert said["two-stage datasets"] == datasets(two_stage)
+        first = {e.method for e in table1}
+        others = [LABELS[e.method] for e in table2 if e.method not in first]
+        assert said["Table II methods (AV-MNIST)"] == ", ".join(others)
+        assert set(TOKEN_DATASETS) <= {e.dataset for e in table1}  # real images and sequences at every profile
         # Table II reuses Table I's runs (the same experiments: cache hits) and one budget
-        table1 = {e.key(0) for e in chapter.table1()}
-        table2 = chapter.table2()
-        assert all(e.key(0) in table1 for e in table2 if e.method in ("transformer", "transformer_dropout", "mmp"))
-        assert len({budget(e) for e in table2 + chapter.table1()}) == 1
+        keys = {e.key(0) for e in table1}
+        assert all(e.key(0) in keys for e in table2 if e.method in first)
+        assert len({budget(e) for e in table2 + table1}) == 1
 
 
 def test_quick_leaves_mfeat_to_paper_and_says_so_in_the_claims():
