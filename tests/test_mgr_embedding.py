@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mmlib.methods import make_method
-from tests.test_mgr import toy
+from test_mgr import toy  # tests/ is on sys.path (pytest's prepend mode), as test_cmpt_premise does; site-packages holds another "tests"
 
 
 def _tokens(method, batch, seed=0):

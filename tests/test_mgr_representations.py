@@ -16,20 +16,25 @@ def grid():
     return importlib.import_module("mmbook.mgr.grid")
 
 
-@pytest.mark.parametrize("profile, tokens, changed_tokens", [("paper", 40, [19, 20, 21]), ("quick", 20, [9, 10]),
-                                                            ("smoke", 20, [9, 10])])
+@pytest.mark.parametrize("profile, tokens, changed_tokens", [("paper", 40, [18, 19, 20, 21, 22, 23]),
+                                                            ("quick", 20, [9, 10, 11]), ("smoke", 20, [9, 10, 11])])
 def test_avletters_tokens_are_frames(grid, profile, tokens, changed_tokens):
-    """The encoder's own frames in time order: at paper one token per lip frame, so changing video frame 20 changes
-    only the tokens within the encoder's convolution (frames 19-21); at smoke and quick (the CPU budget) two frames a
-    token, so it changes tokens 9 (frames 18-19) and 10 (frames 20-21). With 4 pooled tokens per modality (the
-    vector sets' setting) it would change a whole span of 10 frames' token."""
+    """The encoder's own frames in time order. Tokens are equal spans of each clip's own real frames
+    (``mmlib.nn.span_weights``, since b94b077), so on clips of 20 real video frames (of the 40 the data pads to):
+    at smoke and quick (20 tokens) one frame a token, and changing frame 10 changes only the tokens within the
+    encoder's convolution (frames 9-11: tokens 9-11); at paper (40 tokens) each frame is two tokens (18-23). With
+    4 pooled tokens per modality (the vector sets' setting) it would change a whole span of 5 frames' token."""
     chapter = grid.Chapter(profile)
     options = {**chapter.model("avletters", "mgr"), "d_model": 32}
-    data = load_dataset("avletters").train.subset(np.arange(4))
+    train = load_dataset("avletters").train
+    mask = train.frame_mask["video"]
+    clips = np.flatnonzero((mask.sum(1) == 20).numpy() & mask[:, :20].all(1).numpy())[:4]  # frames 0-19 real
+    assert len(clips) == 4
+    data = train.subset(clips)
     method = make_method("mgr", data.spec, **options).eval()
     batch = data.batch()
     video = batch.x["video"].clone()
-    video[:, 20] += 1.0
+    video[:, 10] += 1.0
     with torch.no_grad():
         before = method.encode(batch)["video"]
         after = method.encode(batch.__class__(**{**batch.__dict__, "x": {**batch.x, "video": video}}))["video"]
@@ -114,13 +119,50 @@ def test_what_quick_leaves_out_is_computed_from_the_grids(grid):
     extra L_T and rho, the learning-rate check on Scene-15; and nothing at paper."""
     quick = grid.left_out(grid.Chapter("quick"))
     assert "Scene-15 at κ = 0.7" in quick and "AVLetters 20 tokens per modality, not 40" in quick
-    assert "Tables 3-4 (none of their settings)" in quick
+    assert "Tables 3-4: 12 of the 18 settings (κ, absence type, model), none at κ = 1" in quick  # Table 3 at κ = 1
     assert "Summation, MAPs/Attn., MAPs/Input, L_T=1, L_T=3, rho=0.25, rho=0.75" in quick
     assert "the learning-rate check on Scene-15" in quick
     assert "MOSI at κ = 0.7" not in quick and "w/o" not in quick and "L_T=0" not in quick  # what quick runs
     assert grid.left_out(grid.Chapter("paper")) == ""
     smoke = grid.left_out(grid.Chapter("smoke"))
     assert "Tables 3-4: 4 of the 18 settings" in smoke and "Summation" not in smoke
+
+
+def test_claims_scope_at_a_profile_comes_from_its_grids(grid, monkeypatch):
+    """No declared note types what a profile runs (issue 17): :meth:`Chapter.scoped` computes it from the grids. At
+    quick, Table 1's claim is narrowed to the datasets quick trains and names those it leaves to paper; Table 3 at
+    κ = 1 and the insertion claim say they are not run; claims whose comparison quick runs in full stay as declared;
+    paper judges every claim as declared; and adding a dataset to quick's grid changes the note with it."""
+    from mmbook.mgr.paper_claims import CLAIMS
+
+    by_id = {claim.id: claim for claim in CLAIMS}
+    assert not [c.id for c in CLAIMS if "quick" in c.note or "smoke" in c.note or "paper only" in c.note]
+    paper = grid.Chapter("paper")
+    assert all(paper.scoped(claim) == claim for claim in CLAIMS)
+    for profile in ("smoke", "quick"):
+        chapter = grid.Chapter(profile)
+        trained = {e.dataset for e in chapter.experiments(chapter.main_settings() + chapter.absence_settings_list()
+                                                          + chapter.ablation_settings_list())[0]}
+        for claim in map(chapter.scoped, CLAIMS):
+            assert set(claim.datasets or ()) <= trained, claim.id
+            if claim != by_id[claim.id]:
+                assert f"at {profile}" in claim.note, claim.id
+    quick = grid.Chapter("quick")
+    table1 = quick.scoped(by_id["mgr.table1"])
+    assert table1.datasets == ("mosi", "avletters") and "Scene-15, AV-MNIST at paper only" in table1.note
+    assert "not run at quick" in quick.scoped(by_id["mgr.table3_kappa1"]).note
+    assert "not run at quick: Summation" in quick.scoped(by_id["mgr.insertion_token"]).note
+    assert quick.scoped(by_id["mgr.table3_kappa07"]) == by_id["mgr.table3_kappa07"]  # every absence type at 0.7
+    assert quick.scoped(by_id["mgr.table4"]) == by_id["mgr.table4"]
+    assert quick.scoped(by_id["mgr.fig5_gap"]) == by_id["mgr.fig5_gap"]
+    smoke = grid.Chapter("smoke").scoped(by_id["mgr.table4"])  # one absence type at smoke: judged on it
+    assert len(smoke.conditions) == 1 and "1 of its 3 absence types" in smoke.note
+    main_datasets = grid.Chapter.main_datasets
+    monkeypatch.setattr(grid.Chapter, "main_datasets", property(
+        lambda self: {**main_datasets.fget(self), "scene15": (0.7, 1)} if self.profile == "quick"
+        else main_datasets.fget(self)))
+    table1 = quick.scoped(by_id["mgr.table1"])
+    assert table1.datasets == ("mosi", "avletters", "scene15") and "AVLetters, Scene-15; AV-MNIST at paper only" in table1.note
 
 
 def test_quick_runs_every_variant_a_tested_ablation_claim_reads(grid):

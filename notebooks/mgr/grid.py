@@ -15,33 +15,42 @@ training seed.
 | Tables 1-2 | MOSI at kappa 0.7 and 1; AVLetters at 0.7 | the same | MOSI, Scene-15 at 0.7 and 1; AVLetters, AV-MNIST at 0.7 |
 | methods in Tables 1-2 | transformer, MAPs, MGR | the same | and dropout and the other chapters' methods |
 | lr check: MGR, transformer at lr 1e-4 and the chapter's, kappa 0.7 | MOSI, 1 replicate | MOSI, 3 | every Table 1 dataset, 4 |
-| Tables 3-4 | one setting of each | none (the CPU budget) | kappa 0.7 and 1 (Table 3) |
+| Tables 3-4 | one setting of each | both at kappa 0.7 (Table 3 at kappa 1: the CPU budget) | kappa 0.7 and 1 (Table 3) |
 | ablations (Tables 5-8, Fig. 4) | MOSI, kappa 0.7: every variant; L_T up to 2 | MOSI, kappa 0.7: Tables 7-8's components and L_T = 0, 2 | every Table 1-2 setting; every variant; L_T up to 3 |
 | Figures 1 and 5 (Table 1's runs, through the cache) | transformer, MAPs, MGR (Figure 5: MAPs, MGR) on MOSI, kappa 0.7 | the same | the same |
-| claims not tested | Tables 3-4's (one setting of each is run) | Tables 3-4's and Tables 5-6's (insertion) | none |
+| claims not tested | Table 3's at kappa 1 (the others judged on their one setting) | Table 3's at kappa 1 and Tables 5-6's (insertion) | none |
 
 **What quick leaves out, and why** (issue 17's done-when: the chapter within 8 minutes at quick on the 2-core CPU).
-Measured: the CPU seconds (``time.process_time()`` around ``mmlib.experiment._run_seed``, one process, one thread,
-private cache) of one seed of each kind of run the notebooks train at quick, on the book's CPU while other jobs
-shared it (load ~5 on 2 cores: the seconds are if anything high), the first run of a process less its start-up
-(~2 s, paid once per worker). MOSI: transformer ~2, MAPs ~2, MGR ~4-5, its variants 3.5-5; AVLetters at 40 tokens
-16 / 14 / 27, at 20 tokens 7 / 7 / 13; Scene-15 11 / 12 / 24. The wall time of a build on an idle CPU is about
-the sum over runs / 1.3 (two single-threaded workers on two hyperthreaded vCPUs, :data:`TWO_WORKER_SPEEDUP`),
-plus ~10 s a notebook and the cells that do not train. The grid as it was came to about 1,430 CPU seconds, 18
-minutes of training: Tables 1-2 756 (AVLetters 343, Scene-15 277, MOSI 136), Tables 3-4 258, the ablations 283,
-the learning-rate check 130. Cut, in this order, until the estimate was at most 7 minutes: first what feeds no
-claim (Figure 4's L_T = 1 and rho = 0.25, 0.75: 90 s; the learning-rate check on Scene-15: 103 s, it stays on
-MOSI; Figures 1 and 5's t-SNE and UMAP drawn from smoke's 40 and 6 test samples, not paper's 120 and 20, and
-Figure 1's pictures of MAPs and MGR only, every model's shift still computed: about 120 CPU s to 46); then repetition: Scene-15's column (a second vector set beside MOSI in Table 1's claim; 277 s) and
-AVLetters' tokens two frames each, 20 per modality (343 to 164 s; one token per frame at ``paper``). The
-AVLetters column and the 6 replicates stay. That still left Tables 3-4 (258 s for two claims) and Tables 5-6's
-insertion variants (90 s for one claim) over the budget, the costliest claims per run: they run at ``paper`` (and
-at ``smoke``, which checks their code) and are *not tested* at quick. What remains is about 400 CPU seconds (Tables
-1-2 about 275, the components and L_T = 0 103, the lr check about 21): about 5.1 minutes of training, and with the
-four notebooks' start (~40 s), the step measurements of ``01_main_tables`` (~16 s), Figures 1 and 5's embeddings
-(~46 s) and reading Table 1's runs back for them (~10 s) about 7 minutes in all. Notebook ``01_main_tables`` recomputes an estimate of the training
-minutes from the steps it measures (:func:`chapter_minutes`), and the page says what quick leaves out, computed
-from the grids (:func:`left_out`).
+First measured per run: the CPU seconds (``time.process_time()`` around ``mmlib.experiment._run_seed``, one process,
+one thread, private cache) of one seed of each kind of run the notebooks train at quick, on the book's CPU while
+other jobs shared it (load ~5 on 2 cores: the seconds are if anything high), the first run of a process less its
+start-up (~2 s, paid once per worker). MOSI: transformer ~2, MAPs ~2, MGR ~4-5, its variants 3.5-5; AVLetters at
+40 tokens 16 / 14 / 27, at 20 tokens 7 / 7 / 13; Scene-15 11 / 12 / 24. The grid as it was came to about 1,430 CPU
+seconds: Tables 1-2 756 (AVLetters 343, Scene-15 277, MOSI 136), Tables 3-4 258, the ablations 283, the
+learning-rate check 130. It was cut, in this order, until an estimate (the sum over runs / 1.3, an *assumed* gain of
+two workers over one, plus ~10 s a notebook) was at most 7 minutes: first what feeds no claim (Figure 4's L_T = 1
+and rho = 0.25, 0.75: 90 s; the learning-rate check on Scene-15: 103 s, it stays on MOSI; Figures 1 and 5's t-SNE
+and UMAP drawn from smoke's 40 and 6 test samples, not paper's 120 and 20, and Figure 1's pictures of MAPs and MGR
+only, every model's shift still computed: about 120 CPU s to 46); then repetition: Scene-15's column (a second
+vector set beside MOSI in Table 1's claim; 277 s) and AVLetters' tokens two frames each, 20 per modality (343 to
+164 s; one token per frame at ``paper``); then claims: Tables 3-4 and Tables 5-6's insertion variants.
+
+Then the whole chapter was measured (the four notebooks papermilled one after the other at quick, empty private
+cache, two workers, ``/usr/bin/time``; idle CPU, commit ee5c9e2): 234 s wall for 397 CPU seconds (01 148 s, 02 7,
+03 55, 04 24); two workers are 1.6 to 1.8 times as fast as one (:data:`TWO_WORKER_SPEEDUP`), not 1.3, so the cuts
+had gone further than the budget needs. Tables 3-4 came back at kappa = 0.7 (Table 3's three absence types and
+Table 4's three: two claims), measured per run as above (one seed after a warm-up run, load ~1.5): MAPs 1.5 and MGR
+3.6-3.9 CPU s on MOSI, 72 runs, about 190 CPU s. The chapter with them, measured as above but on the shared CPU
+(load 4.6-5.8, so the CPU seconds are somewhat high and the wall far above an idle build's): 653 CPU seconds
+(01 281, 02 235, 03 97, 04 40) in 1,050 s wall. An idle build is estimated at CPU seconds / 1.6 plus ~5 s a
+notebook's start: about 6.5 minutes from the ee5c9e2 build plus the per-run 190 s (587 CPU s), about 7.1 from the
+loaded build's 653, within the 8 minutes. Table 3 at kappa = 1 (36 runs, about 95 CPU s) stays at ``paper``, and
+Tables 5-6's insertion variants (18 MGR runs of 3.7-3.9 CPU s, about 70 CPU s, 0.7 minutes more) too: with them
+the estimate would be 7.2 to 7.9 minutes, too close to the budget on a machine as contended as the book's. Both run at
+``paper`` (the insertion variants also at ``smoke``, which checks their code) and their claims are *not tested* at quick (each claim's
+detail says so, from :meth:`Chapter.scoped`). Notebook ``01_main_tables`` recomputes an estimate of the training
+minutes from the steps it measures (:func:`chapter_minutes`), and the page says what quick leaves out, computed from
+the grids (:func:`left_out`).
 
 **One recipe, one budget.** Every model of the chapter (MGR, its variants, MAPs, the transformer, and at ``paper``
 dropout and the other chapters' methods) trains under :meth:`Chapter.training`: the same batch, optimiser, learning
@@ -125,8 +134,10 @@ FRAME_TOKENS = {"avletters": 40, "avmnist": 25}
 #: per modality, still the encoder's own frames in time order
 QUICK_FRAME_TOKENS = {"avletters": 20}
 #: how much faster two single-threaded workers run the chapter than one on the book's 2-core CPU (two hyperthreaded
-#: vCPUs; measured on this machine): the divisor of :func:`chapter_minutes`' estimate
-TWO_WORKER_SPEEDUP = 1.3
+#: vCPUs), the divisor of :func:`chapter_minutes`' estimate: CPU seconds / wall seconds of whole chapters built at
+#: quick on an idle CPU with two workers, empty cache, at commit ee5c9e2: DREAM 488 / 306 = 1.6, MGR 397 / 234 = 1.7,
+#: CMPT 400 / 218 = 1.8; the lowest is kept, so that the estimate errs long
+TWO_WORKER_SPEEDUP = 1.6
 #: the paper's learning rate (AdamW, fine-tuning a pre-trained ViLT), checked against the chapter's (Chapter.lr_grid)
 PAPER_LR = 1e-4
 #: where the learning rate is checked: the datasets of Chapter.lr_datasets at this kappa, MGR and the model it builds on, over
@@ -241,8 +252,8 @@ class Chapter:
         """Tables 3 and 4: the two-modality and one-modality absence sets, and Table 3's kappas."""
         if self.profile == "smoke":  # one setting of each table: the smoke profile only checks that the code runs
             return TWO_ABSENT[:1], ONE_ABSENT[:1], (0.7,)
-        if self.profile == "quick":  # none: the CPU budget (module docstring); their claims are not tested at quick
-            return (), (), ()
+        if self.profile == "quick":  # Table 3 at kappa 1 at paper only: the CPU budget (module docstring)
+            return TWO_ABSENT, ONE_ABSENT, (0.7,)
         return TWO_ABSENT, ONE_ABSENT, (0.7, 1)
 
     @property
@@ -303,6 +314,49 @@ class Chapter:
         return [dict(dataset=dataset, method=method, kappa=LR_CHECK["kappa"], lr=lr, seeds=self.train_seeds[:1])
                 for dataset in self.lr_datasets for lr in self.lrs for method in LR_CHECK["methods"]]
 
+    def scoped(self, claim):
+        """``claim`` as this profile's grids test it, computed from the grids rather than typed in its note: where
+        the profile runs less of what the claim compares than ``paper`` does, the claim is narrowed to what runs
+        (Tables 1-2 and the ablations: its datasets; Tables 3-4: its absence types) and its note says what runs here
+        and what ``paper`` adds (the CPU budget, module docstring); a claim none of whose comparison runs here keeps
+        its declaration (so that it comes out *not tested*) and its note says what is missing. At ``paper``, and
+        where a profile runs all of a claim's comparison, the claim as declared."""
+        from dataclasses import replace
+
+        if self.profile == "paper":
+            return claim
+        paper, change, note = Chapter("paper"), {}, ""
+        names = lambda datasets: ", ".join(DATASET_NAMES.get(d, d) for d in datasets)  # noqa: E731
+        settings = lambda pairs: ", ".join(f"{DATASET_NAMES.get(d, d)} at κ = {k:g}" for d, k in pairs)  # noqa: E731
+        if claim.notebook == "mgr/01_main_tables.ipynb":  # a claim's kappas: its conditions, or (kappa_drop) its sides
+            kappas = {float(c.split("=")[1]) for c in claim.conditions or (claim.method, *claim.comparators())}
+            here, there = ([d for d, ks in c.main_datasets.items() if kappas <= set(ks)] for c in (self, paper))
+            if here and here != there:
+                change["datasets"] = tuple(here)
+                note = (f"at {self.profile} on {names(here)}; {names(d for d in there if d not in here)} at paper "
+                        "only (the CPU budget, grid.py)")
+        elif claim.notebook == "mgr/02_absence_types.ipynb":
+            run = {f"kappa={s['kappa']:g}; absent in {s['absent_in']}" for s in self.absence_settings_list()}
+            kept = tuple(c for c in claim.conditions if c in run)
+            if kept and kept != claim.conditions:
+                change["conditions"] = kept
+                note = (f"at {self.profile} on {len(kept)} of its {len(claim.conditions)} absence types "
+                        f"({', '.join(kept)}); the others at paper only (the CPU budget, grid.py)")
+            elif not kept:
+                note = f"not run at {self.profile}: at paper only (the CPU budget, grid.py)"
+        elif claim.notebook == "mgr/03_ablations.ipynb":
+            missing = [v for v in (claim.method, *claim.comparators()) if v not in self.ablation_variants()]
+            left = [s for s in paper.ablation_settings if s not in self.ablation_settings]
+            if missing:
+                note = f"not run at {self.profile}: {', '.join(missing)} at paper only (the CPU budget, grid.py)"
+            elif left:
+                change["datasets"] = tuple(dict.fromkeys(d for d, _ in self.ablation_settings))
+                note = (f"at {self.profile} on {settings(self.ablation_settings)}; {settings(left)} at paper only "
+                        "(the CPU budget, grid.py)")
+        if not note:
+            return claim
+        return replace(claim, **change, note="; ".join(filter(None, [claim.note, note])))
+
     def main_grid(self) -> Runs:
         return self.runs(self.main_settings())
 
@@ -350,7 +404,7 @@ class Chapter:
         ``absent_in, variant, options, lr, seeds``), trained side by side in one call (one budget): the tidy scores and
         the per-epoch histories, with the columns ``mask_seed, kappa, absent_in, variant, lr`` added."""
         experiments, labels = self.experiments(settings)
-        if not experiments:  # a grid this profile does not run (Tables 3-4 at quick)
+        if not experiments:  # a grid this profile does not run
             return Runs(pd.DataFrame(), pd.DataFrame())
         got = records(experiments)
         results = pd.concat([record.results.assign(**label) for record, label in zip(got, labels)],
@@ -428,7 +482,7 @@ def main_claim_histories(chapter: Chapter, history: pd.DataFrame, claims) -> dic
 
 def absence_claim_table(results: pd.DataFrame) -> pd.DataFrame | None:
     """Tables 3-4's claims: one condition per (kappa, absence type), named as ``paper_claims.absence_condition``;
-    None where the profile runs none of them (quick: :func:`mmlib.claims.judge` says *not tested*)."""
+    None where the profile runs none of them (:func:`mmlib.claims.judge` then says *not tested*)."""
     return None if results.empty else claim_table(results, _absence)
 
 
@@ -702,7 +756,9 @@ def left_out(chapter: Chapter) -> str:
         parts.append("; ".join(tokens))
     ours, theirs = len(chapter.absence_settings_list()), len(paper.absence_settings_list())
     if ours < theirs:
-        parts.append(f"Tables 3-4: {ours} of the {theirs} settings (κ, absence type, model)" if ours else
+        kappas = [f"{k:g}" for k in paper.absence_settings[2] if k not in chapter.absence_settings[2]]
+        parts.append((f"Tables 3-4: {ours} of the {theirs} settings (κ, absence type, model)"
+                      + (f", none at κ = {', '.join(kappas)}" if kappas else "")) if ours else
                      "Tables 3-4 (none of their settings)")
     variants = [v for v in paper.ablation_variants() if v not in chapter.ablation_variants()]
     if variants:

@@ -13,6 +13,9 @@ Stand-ins (declared before any run): the paper's ViLT baseline is the book's ``t
 MAPs is ``maps``; MSPs, MTL, MaskMentor and MaPLe are not re-implemented, so a claim against them is tested against
 the comparators we have and says so in its note. Scene-15 stands in for CMU-MOSEI and UR-FUNNY, MOSI for CMU-MOSEI
 in Tables 3-4 (the three-modality set we have).
+
+Notes say only what holds at every profile: what a profile runs of a claim's comparison, and what it leaves to
+``paper``, is computed from the grids by ``grid.Chapter.scoped``, which the notebooks judge each claim through.
 """
 from __future__ import annotations
 
@@ -36,9 +39,9 @@ def _paper_absence(kappa: float, types) -> list[str]:
 _MAIN = dict(file="mgr_tables_1_2.csv", method="MGR", comparator=("Baseline", "MAPs"), condition="dataset")
 _MAIN_NOTE = ("MTL, MaskMentor, MaPLe and MSPs are not re-implemented: tested against the ViLT-like baseline "
               "(transformer) and MAPs; Scene-15 stands in for CMU-MOSEI and UR-FUNNY; AVLetters added (speech and "
-              "lip frames, one token per frame)")
-_ABLATION_NOTE = ("at quick: MOSI, kappa = 0.7 only (Tables 5 and 7's setting), without the insertion variants (the "
-                  "CPU budget); paper adds them, kappa = 1 (Tables 6 and 8), Scene-15 and AV-MNIST")
+              "lip frames, tokens of the encoders' own frames)")
+_ABSENCE_NOTE = "MSPs not re-implemented; MOSI stands in for CMU-MOSEI"
+_ABLATION_NOTE = "Scene-15 stands in for CMU-MOSEI and UR-FUNNY"
 
 CLAIMS = [
     # ---------------------------------------------------------------- Tables 1-2 (notebook 01)
@@ -51,14 +54,14 @@ CLAIMS = [
           method="mgr", comparator=("transformer", "maps"), metric="f1_weighted", conditions=("kappa=0.7",),
           paper_effect=PaperEffect(**_MAIN, where={"table": 1, "metric": "f1_weighted", "dataset": PAPER_DATASETS},
                                    scale=0.01),
-          notebook="mgr/01_main_tables.ipynb", note=_MAIN_NOTE + "; at quick: MOSI and AVLetters (Scene-15 and AV-MNIST at paper only)"),
+          notebook="mgr/01_main_tables.ipynb", note=_MAIN_NOTE),
     Claim("mgr.table2", PAPER, "Comparison Results (Table 2)",
           "The MGR framework consistently outperforms the baselines in ... κ = 1.",
           "Table 2: F1 / accuracy, mean / std over 16 runs, on CMU-MOSI, CMU-MOSEI, UR-FUNNY",
           method="mgr", comparator=("transformer", "maps"), metric="f1_weighted", conditions=("kappa=1",),
           paper_effect=PaperEffect(**_MAIN, where={"table": 2, "metric": "f1_weighted", "dataset": PAPER_DATASETS},
                                    scale=0.01),
-          notebook="mgr/01_main_tables.ipynb", note=_MAIN_NOTE + "; at quick: MOSI only (Scene-15 at kappa = 1 at paper)"),
+          notebook="mgr/01_main_tables.ipynb", note=_MAIN_NOTE),
     # "the performance of ALL methods decreases": each (dataset, method) is its own test (every=True, Holm); the
     # "method" of this comparison is the prevalence, the condition the model.
     Claim("mgr.kappa_drop", PAPER, "Comparison Results (Tables 1-2)",
@@ -69,7 +72,7 @@ CLAIMS = [
                                    method_column="condition", condition="method", scale=0.01,
                                    where={"metric": "f1_weighted", "dataset": PAPER_DATASETS[:3]}),
           notebook="mgr/01_main_tables.ipynb",
-          note="one test per (dataset, model) run at both κ; at quick: MOSI only"),
+          note="one test per (dataset, model) run at both κ"),
     # ---------------------------------------------------------------- Tables 3-4 (notebook 02)
     # "outperforms baseline models across different conditions of modality absence": MGR against MAPs (MSPs is not
     # re-implemented), averaged over the table's absence types within each replicate (they are conditions of one
@@ -83,7 +86,7 @@ CLAIMS = [
           paper_effect=PaperEffect("mgr_tables_3_4.csv", "MGR", "MAPs", scale=0.01,
                                    where={"table": 3, "metric": "f1_weighted",
                                           "condition": _paper_absence(0.7, TWO_ABSENT)}),
-          notebook="mgr/02_absence_types.ipynb", note="MSPs not re-implemented; MOSI stands in for CMU-MOSEI; not run at quick (the CPU budget)"),
+          notebook="mgr/02_absence_types.ipynb", note=_ABSENCE_NOTE),
     Claim("mgr.table3_kappa1", PAPER, "Ablation Studies on Modality Absence Types (Table 3)",
           "MGR outperforms baseline models across different conditions of modality absence (two modalities can be "
           "absent, κ = 1).",
@@ -94,7 +97,7 @@ CLAIMS = [
                                    where={"table": 3, "metric": "f1_weighted",
                                           "condition": _paper_absence(1, TWO_ABSENT)}),
           notebook="mgr/02_absence_types.ipynb",
-          note="MSPs not re-implemented; MOSI stands in for CMU-MOSEI; runs at paper only"),
+          note=_ABSENCE_NOTE),
     Claim("mgr.table4", PAPER, "Ablation Studies on Modality Absence Types (Table 4)",
           "MGR outperforms baseline models across different conditions of modality absence (one modality can be "
           "absent, κ = 0.7).",
@@ -104,7 +107,7 @@ CLAIMS = [
           paper_effect=PaperEffect("mgr_tables_3_4.csv", "MGR", "MAPs", scale=0.01,
                                    where={"table": 4, "metric": "f1_weighted",
                                           "condition": _paper_absence(0.7, ONE_ABSENT)}),
-          notebook="mgr/02_absence_types.ipynb", note="MSPs not re-implemented; MOSI stands in for CMU-MOSEI; not run at quick (the CPU budget)"),
+          notebook="mgr/02_absence_types.ipynb", note=_ABSENCE_NOTE),
     # ---------------------------------------------------------------- Tables 5-8, Figure 4 (notebook 03)
     # "best on average": Token must beat each of the three other insertions (the whole table: none picked).
     Claim("mgr.insertion_token", PAPER, "Ablation Studies on Prompt Insertion Types (Tables 5-6)",
