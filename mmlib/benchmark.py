@@ -60,7 +60,7 @@ from .methods import METHODS
 
 __all__ = ["FAMILIES", "BENCHMARK_METHODS", "PAPER_METHODS", "REFERENCE", "SEARCH", "PLANS", "Cell", "cells",
            "trial_options", "search_space", "tuning_grid", "chosen_trials", "final_grid", "run_benchmark", "cell_scores", "cell_summary",
-           "rank_test", "against_reference", "tally"]
+           "RankTest", "rank_test", "against_reference", "tally"]
 
 #: every registered method the benchmark compares (the variants of one paper's method, mmp_lp and the like, are
 #: the chapters' business); SimBaMM is the simple bar (Rheude et al. 2025)
@@ -329,18 +329,42 @@ def cell_summary(results: pd.DataFrame, metric: str = "accuracy") -> pd.DataFram
     return summarize(cell_scores(results, metric), by=("dataset", "family", "method"))
 
 
-def rank_test(results: pd.DataFrame, metric: str = "accuracy", alpha: float = 0.05):
-    """Each method's average rank over the (dataset, family) cells, with the Friedman test and the Nemenyi
-    critical difference: :func:`autorank.autorank` on the cells x methods table of mean cell scores (higher is
-    better; non-parametric mode, the cells being few and their scores not normal by construction). Returns
-    autorank's result (``rankdf`` with ``meanrank``, ``pvalue``, ``cd``); :func:`autorank.plot_stats` draws its
-    critical-difference diagram. Only methods run in every cell are ranked."""
-    from autorank import autorank
+@dataclass(frozen=True)
+class RankTest:
+    """Average ranks over cells (1 = the highest score), the Friedman test's p-value, and the Nemenyi post-hoc
+    p-values between every two methods (a methods x methods table)."""
+    average_ranks: pd.Series
+    cells: int
+    pvalue: float
+    nemenyi: pd.DataFrame
+
+    def diagram(self, ax=None, alpha: float = 0.05):
+        """The critical-difference diagram: methods on the average-rank axis, a bar joining every group that the
+        Nemenyi test does not tell apart at ``alpha`` (:func:`scikit_posthocs.critical_difference_diagram`)."""
+        import matplotlib.pyplot as plt
+        from scikit_posthocs import critical_difference_diagram
+
+        ax = ax or plt.subplots(figsize=(9, 3.2))[1]
+        critical_difference_diagram(self.average_ranks, self.nemenyi, ax=ax, alpha=alpha)
+        return ax
+
+
+def rank_test(results: pd.DataFrame, metric: str = "accuracy") -> RankTest:
+    """Each method's average rank over the (dataset, family) cells (of its mean cell score; ties share the mean
+    rank), with the Friedman test of "every method ranks alike" (:func:`scipy.stats.friedmanchisquare`) and the
+    Nemenyi post-hoc test between every two methods (:func:`scikit_posthocs.posthoc_nemenyi_friedman`): Demsar's
+    protocol for comparing classifiers over many data sets. Only methods run in every cell are ranked."""
+    from scikit_posthocs import posthoc_nemenyi_friedman
+    from scipy.stats import friedmanchisquare
 
     means = cell_scores(results, metric).groupby(["dataset", "family", "method"])["value"].mean()
     wide = means.unstack("method").dropna(axis=1)
-    return autorank(wide.reset_index(drop=True), alpha=alpha, verbose=False, order="descending",
-                    force_mode="nonparametric")
+    if wide.shape[0] < 2 or wide.shape[1] < 3:
+        raise ValueError(f"a rank test needs at least 2 cells and 3 methods run in all of them, not {wide.shape}")
+    ranks = wide.rank(axis=1, ascending=False).mean().sort_values()
+    pvalue = float(friedmanchisquare(*(wide[m].to_numpy() for m in wide.columns)).pvalue)
+    nemenyi = posthoc_nemenyi_friedman(wide.reset_index(drop=True))
+    return RankTest(ranks, len(wide), pvalue, nemenyi)
 
 
 def against_reference(results: pd.DataFrame, methods: Sequence[str] | None = None, metric: str = "accuracy"

@@ -150,7 +150,14 @@ def test_cell_scores_average_conditions_and_ranks_follow_the_scores():
     assert benchmark.cell_summary(table).set_index("method").loc["simbamm", "n"].tolist() == [5, 5]
     ranks = benchmark.rank_test(synthetic({"simbamm": 0.1, "concat": -0.1},
                                           cells_=[(d, f) for d in ("a", "b", "c") for f in ("x", "y")]))
-    assert ranks.rankdf["meanrank"].idxmin() == "simbamm" and ranks.rankdf["meanrank"].idxmax() == "concat"
+    assert ranks.average_ranks.idxmin() == "simbamm" and ranks.average_ranks.idxmax() == "concat"
+    assert ranks.average_ranks.tolist() == [1.0, 2.0, 3.0] and ranks.cells == 6
+    assert ranks.pvalue < 0.01  # the same order in all six cells
+    assert ranks.nemenyi.loc["simbamm", "concat"] < 0.05 and ranks.nemenyi.shape == (3, 3)
+    # no difference between the methods: the Friedman test does not reject
+    alike = benchmark.rank_test(synthetic({"simbamm": 0.0, "concat": 0.0}, noise=0.05,
+                                          cells_=[(d, f) for d in ("a", "b", "c") for f in ("x", "y")], seed=3))
+    assert alike.pvalue > 0.05
 
 
 def test_the_benchmark_runs_on_a_users_file_with_the_families_that_apply(tmp_path):
