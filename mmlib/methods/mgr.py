@@ -22,8 +22,8 @@ Where the paper leaves a choice open, the choice made here:
 
 - Tokens: ``num_tokens`` = 4 per modality on vectors (a 50-d vector's MLP output is cut into 4 tokens), so that a
   modality is more than one token and there is something to rank and pool; N = 12 on three modalities. On frame
-  sequences the encoder's own tokens are frames (the chapter's AVLetters runs: one token per lip frame, 40, and the
-  audio's 79 MFCC frames pooled in pairs to the same 40 steps of 40 ms). The backbone is small and
+  sequences the encoder's own tokens are equal spans of each clip's frames (:func:`mmlib.nn.span_weights`; the
+  chapter's AVLetters runs: 40 spans of the lip frames and of the MFCC frames at ``paper``, 20 at ``quick``). The backbone is small and
   trained from scratch (the paper fine-tunes a pre-trained ViLT), hence lr 1e-3 with AdamW rather than 1e-4.
 - Eq. 2's transformer prepends the baseline's [CLS] token; h is its output without [CLS].
 - Eq. 4 is computed over the mini-batch (the empirical distance covariance needs several samples), per modality

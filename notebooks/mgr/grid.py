@@ -9,7 +9,7 @@ training seed.
 | | smoke | quick (2-core CPU) | paper |
 |---|---|---|---|
 | absence seeds x training seeds | 1 x 1 | 3 x 2 (6 replicates; the library's 5 training seeds are not used) | 4 x 4 (16) |
-| backbone (Eq. 1 in the paper's form) | d = 32, 4 tokens per modality (AVLetters: 20, two frames each) | d = 32, the same | d = 64, the same (AVLetters: 40, one per frame; AV-MNIST: 25) |
+| backbone (Eq. 1 in the paper's form) | d = 32, 4 tokens per modality (AVLetters: 20 spans of a clip's frames) | d = 32, the same | d = 64, the same (AVLetters: 40 spans; AV-MNIST: 25) |
 | epochs (every model on a dataset alike) | 2 (the profile's cap) | MOSI 6, AVLetters 15 (Scene-15 15 where run) | 30 (MGR's recipe) |
 | recipe (every model alike; AdamW) | batch 128 (AVLetters 64), lr 2e-3 | the same | batch 64, lr 1e-3 |
 | Tables 1-2 | MOSI at kappa 0.7 and 1; AVLetters at 0.7 | the same | MOSI, Scene-15 at 0.7 and 1; AVLetters, AV-MNIST at 0.7 |
@@ -32,8 +32,8 @@ two workers over one, plus ~10 s a notebook) was at most 7 minutes: first what f
 and rho = 0.25, 0.75: 90 s; the learning-rate check on Scene-15: 103 s, it stays on MOSI; Figures 1 and 5's t-SNE
 and UMAP drawn from smoke's 40 and 6 test samples, not paper's 120 and 20, and Figure 1's pictures of MAPs and MGR
 only, every model's shift still computed: about 120 CPU s to 46); then repetition: Scene-15's column (a second
-vector set beside MOSI in Table 1's claim; 277 s) and AVLetters' tokens two frames each, 20 per modality (343 to
-164 s; one token per frame at ``paper``); then claims: Tables 3-4 and Tables 5-6's insertion variants.
+vector set beside MOSI in Table 1's claim; 277 s) and AVLetters' tokens halved, 20 per modality (343 to
+164 s; 40 at ``paper``); then claims: Tables 3-4 and Tables 5-6's insertion variants.
 
 Then the whole chapter was measured (the four notebooks papermilled one after the other at quick, empty private
 cache, two workers, ``/usr/bin/time``; idle CPU, commit ee5c9e2): 234 s wall for 397 CPU seconds (01 148 s, 02 7,
@@ -85,7 +85,7 @@ whether the chapter's rate is the better one.
 
 **Tokens.** MGR ranks and redistributes tokens; on the vector sets a token is a slice of an MLP output, so Table 1
 also runs, at every profile, on AVLetters, real frame sequences, with the encoders' own tokens (:data:`FRAME_TOKENS`):
-one per lip frame at ``paper``, two frames each at ``smoke`` and ``quick`` (half the tokens, about half the cost of
+40 per modality at ``paper``, 20 at ``smoke`` and ``quick`` (half the tokens, about half the cost of
 its runs, which are the costliest of Table 1: 15 epochs, batches of 64). Each notebook-01 build measures the step
 times and estimates the chapter's training minutes from them (:func:`chapter_minutes`), and AV-MNIST's column beside
 them (:func:`column_minutes`).
@@ -126,11 +126,11 @@ EPOCHS = {"smoke": 2, "quick": {"mosi": 6, "scene15": 15, "avletters": 15}, "pap
 BATCH = {"avletters": 64}
 DATASET_NAMES = {"mosi": "MOSI", "scene15": "Scene-15", "avletters": "AVLetters", "avmnist": "AV-MNIST"}
 #: tokens per modality on the frame-sequence sets at ``paper``, so that a token is the encoders' own (issue 17): on
-#: AVLetters one token per lip frame (40 frames at 25 fps) and the audio's 79 MFCC frames (20 ms) pooled in pairs to
-#: the same 40 steps of 40 ms; on AV-MNIST the image encoder's 5 x 5 grid of patches (a square) and the audio's 100
+#: AVLetters 40 equal spans of each clip's own lip frames (a clip is shorter than the 40 frames at 25 fps it is padded
+#: to, so a frame may feed two spans: mmlib.nn.span_weights) and of its MFCC frames; on AV-MNIST the image encoder's 5 x 5 grid of patches (a square) and the audio's 100
 #: frames in 25 steps of 4. The vector sets (MOSI, Scene-15) keep 4 slices of an MLP output per modality.
 FRAME_TOKENS = {"avletters": 40, "avmnist": 25}
-#: at ``smoke`` and ``quick`` (the CPU budget, module docstring): AVLetters' tokens are two frames each (80 ms), 20
+#: at ``smoke`` and ``quick`` (the CPU budget, module docstring): AVLetters' tokens are 20 spans of a clip's frames
 #: per modality, still the encoder's own frames in time order
 QUICK_FRAME_TOKENS = {"avletters": 20}
 #: how much faster two single-threaded workers run the chapter than one on the book's 2-core CPU (two hyperthreaded
