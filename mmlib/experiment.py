@@ -325,12 +325,13 @@ class RunsFailed(RuntimeError):
     """Runs of :func:`records` that raised, named, after the others were trained and kept: ``failures`` maps each
     run's cache key to (experiment, seed, error). The first error is the exception's ``__cause__``."""
 
-    def __init__(self, failures: dict, finished: int):
+    def __init__(self, failures: dict, finished: int, kept: bool = True):
         self.failures = failures
         named = "; ".join(f"{experiment.dataset} {experiment.method} seed {seed} (key {key}): "
                           f"{type(error).__name__}: {error}" for key, (experiment, seed, error) in failures.items())
+        others = "are kept in the results cache" if kept else "finished"
         super().__init__(f"{len(failures)} of {len(failures) + finished} runs to train failed (the other {finished} "
-                         f"are kept in the results cache): {named}")
+                         f"{others}): {named}")
 
 
 def _trained_run(experiment: Experiment, seed: int) -> tuple[Record, dict, str]:
@@ -364,8 +365,9 @@ def _train_runs(jobs: dict, use_cache: bool, workers: int, cached: int) -> dict[
 
     try:
         while waiting or running:
+            room = _in_flight(executor) - len(running)
             for key in list(waiting):
-                if len(running) >= _in_flight(executor):
+                if room <= 0:
                     break
                 if use_cache:
                     lock = contextlib.ExitStack()
@@ -380,6 +382,7 @@ def _train_runs(jobs: dict, use_cache: bool, workers: int, cached: int) -> dict[
                         continue
                 waiting.remove(key)
                 running[executor.submit(*_sent(_trained_run, jobs[key], executor))] = key
+                room -= 1
             if not running:  # every run left is another process's: wait for one of them
                 time.sleep(_POLL_SECONDS)
                 continue
@@ -390,8 +393,9 @@ def _train_runs(jobs: dict, use_cache: bool, workers: int, cached: int) -> dict[
                 try:
                     record, state, version = future.result()
                     if version != code_version():
-                        raise RuntimeError(f"the worker ran mmlib code {version}, this process has {code_version()}:"
-                                           " install the same mmlib on the workers")
+                        raise RuntimeError(f"the worker ran mmlib code {version}, this process has {code_version()}"
+                                           ": restart this process after editing mmlib, and give a cluster's "
+                                           "workers this checkout")
                     if use_cache:
                         save_record(key, record)
                         save_weights(key, state)
@@ -406,7 +410,7 @@ def _train_runs(jobs: dict, use_cache: bool, workers: int, cached: int) -> dict[
             lock.close()
         bar.close()
     if failures:
-        raise RunsFailed(failures, len(done)) from next(iter(failures.values()))[2]
+        raise RunsFailed(failures, len(done), kept=use_cache) from next(iter(failures.values()))[2]
     return done
 
 
@@ -437,6 +441,9 @@ def map_in_workers(function, *iterables, workers: int | None = None):
     ``MMLIB_QUIET=1`` and, on the local cluster, this process's ``MMLIB_*`` settings (its results cache)."""
     jobs = list(zip(*iterables))
     executor = _executor(default_workers() if workers is None else workers, len(jobs))
+    if isinstance(executor, _InProcess):  # one call at a time, as the results are asked for
+        yield from (function(*arguments) for arguments in jobs)
+        return
     futures = [executor.submit(*_sent(function, arguments, executor)) for arguments in jobs]
     try:
         for future in futures:
