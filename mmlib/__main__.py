@@ -130,10 +130,18 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     from .data.core import DataError
+    from .experiment import RunsFailed
 
+    bad_argument = (DataError, ValueError, KeyError, FileNotFoundError)
     try:
-        args.handler(args)
-    except (DataError, ValueError, KeyError, FileNotFoundError) as error:
+        try:
+            args.handler(args)
+        except RunsFailed as failed:  # runs that a bad argument failed (a dataset not found): that one line
+            causes = [error for *_, error in failed.failures.values()]
+            if not all(isinstance(error, bad_argument) for error in causes):
+                raise
+            raise causes[0] from failed
+    except bad_argument as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"error: {message}", file=sys.stderr)
         return 2

@@ -5,8 +5,13 @@ leaves a :class:`~mmlib.store.Record` (those scores, its per-epoch history, its 
 weights in the results
 cache (:mod:`mmlib.store`, ``$MMLIB_CACHE/results``), keyed on the experiment's configuration and a hash of the
 library's source code, so a rebuild does not retrain and a result from older code is never reused.
-:func:`run_each` (and :func:`run_all`, :func:`records`) train the uncached runs of many experiments side by side,
-one process per CPU core: give them a whole grid at once rather than calling :func:`run` in a loop.
+:func:`run_each` (and :func:`run_all`, :func:`records`) train the uncached runs of many experiments side by side
+on a Dask cluster (``distributed``): the one given by ``$MMLIB_SCHEDULER`` (``tcp://host:8786``: a cluster of
+several machines, or a SLURM allocation through ``dask-jobqueue``; README, "Running on a cluster"), else a local
+cluster of single-threaded worker processes, one per CPU core, started on first use and kept for later calls. Give
+them a whole grid at once rather than calling :func:`run` in a loop. A run's numbers do not depend on where it ran
+(it is seeded and trains on one thread), and the caller keeps what the workers send back, so a cluster need not
+share the caller's disk.
 
 **Budgets.** A profile sets the epoch budget of every method alike; the method's own recipe (``method.recipe``, the
 paper's) gives the rest (optimiser, learning rate, batch, schedule):
@@ -26,19 +31,22 @@ Every run that feeds a claim (:mod:`mmlib.claims`) has at least 5 replicates at 
 """
 from __future__ import annotations
 
+import atexit
+import concurrent.futures
+import contextlib
 import hashlib
 import inspect
 import json
-import multiprocessing
+import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import time
 from dataclasses import asdict, dataclass, field
 from unittest import mock
 
 import numpy as np
 import pandas as pd
 import torch
+from tqdm import tqdm  # plain text bars: tqdm.auto warns in kernels without ipywidgets
 
 from .data import load_dataset
 from .data.core import MultimodalDataset, Splits
@@ -50,7 +58,7 @@ from .store import (RESULT_COLUMNS, UNDER_TRAINED, Record, cache_dir, cache_root
 from .train import TrainConfig, fit, resolve_device
 
 __all__ = ["PROFILES", "COLUMNS", "Experiment", "Record", "run", "run_all", "run_each", "records", "map_in_workers",
-           "default_workers", "usable_cores", "summarize", "build_method", "train_method", "training_config", "budget", "check_budgets",
+           "RunsFailed", "close_cluster", "default_workers", "usable_cores", "summarize", "build_method", "train_method", "training_config", "budget", "check_budgets",
            "validation_sets", "score_run", "trained", "under_trained", "UNDER_TRAINED", "cache_dir", "code_version"]
 
 COLUMNS = RESULT_COLUMNS
@@ -237,23 +245,6 @@ def trained(experiment: Experiment, seed: int, use_cache: bool = True):
     return method.eval(), splits, record
 
 
-def _kept_run(experiment: Experiment, seed: int, use_cache: bool, cache: str) -> Record:
-    """One run of :func:`records`, in a worker: its record, trained and kept (record and weights) unless another
-    process kept it meanwhile. ``cache`` is the caller's ``$MMLIB_CACHE``, which a worker started earlier may not
-    have."""
-    with mock.patch.dict(os.environ, {"MMLIB_CACHE": cache}):
-        if not use_cache:
-            return _run_seed(experiment, seed)[0]
-        key = experiment.key(seed)
-        with exclusive(key):
-            record = load_record(key)  # another process may have kept it while this one waited
-            if record is None:
-                record, state = _run_seed(experiment, seed)
-                save_record(key, record)
-                save_weights(key, state)
-        return record
-
-
 def score_run(experiment: Experiment, seed: int, method, splits: Splits, history: list[dict]) -> Record:
     """The :class:`~mmlib.store.Record` of one trained run (``method`` trained on ``splits`` with ``history``, as
     :func:`train_method` returns them): its tidy scores under the experiment's test protocols, its per-epoch history
@@ -291,15 +282,26 @@ def records(experiments, use_cache: bool = True, workers: int | None = None) -> 
     """Each experiment's :class:`~mmlib.store.Record`, its seeds concatenated, in order: the tidy scores, the
     per-epoch histories and the per-class scores, from one training per (experiment, seed).
 
-    The runs not in the cache are trained ``workers`` at a time, each in a process of its own (default:
-    ``$MMLIB_WORKERS``, else one per CPU core, at most 8; one on a GPU; with one worker, in this process). Each
-    run is kept (record and weights) by the process that trains it, under the run's lock
-    (:func:`mmlib.store.exclusive`): two notebooks or scripts that need one run at the same time train it once.
+    The runs not in the cache are sent to a Dask cluster (:func:`map_in_workers` says which: ``$MMLIB_SCHEDULER``,
+    else ``workers`` local single-threaded processes; with one worker and no scheduler, or a single run, they
+    train in this process). A worker trains a run and sends back its record and weights; this process keeps them
+    (:func:`mmlib.store.save_record`, :func:`~mmlib.store.save_weights`) as each run completes, so the cluster
+    needs no access to this process's disk, and a run that fails loses none of the others.
+
+    Two notebooks or scripts that need one run at the same time train it once: this process holds the run's lock
+    (:func:`mmlib.store.exclusive`) from before the run is sent until it is kept. A run whose lock another process
+    holds is not waited for but put back, and taken again once free, when it is read from the cache (or trained,
+    if that process failed it). Only this process touches the locks and the cache's records, so the design is
+    the same on a local or a remote cluster.
+
+    A progress bar over the grid (runs done, of which read from the cache or failed, time left) is shown unless
+    ``MMLIB_QUIET=1``. When runs failed, :class:`RunsFailed` names them after the others are done and kept.
     Training is single-threaded (:class:`~mmlib.train.TrainConfig` ``threads``), so a run's numbers do not depend
-    on where it ran, and the models are small: two single-threaded runs side by side take about the time of one run on two threads.
-    Experiments given together are compared: those on one dataset must share one budget (:func:`budget`), else
-    nothing is trained and ValueError says which differ. Scripts that call this must guard their top level with
-    ``if __name__ == "__main__":``, as for any :mod:`multiprocessing` program (notebooks need nothing)."""
+    on where it ran, and the models are small: two single-threaded runs side by side take about the time of one
+    run on two threads. Experiments given together are compared: those on one dataset must share one budget
+    (:func:`budget`), else nothing is trained and ValueError says which differ. Scripts that call this must guard
+    their top level with ``if __name__ == "__main__":``, as for any :mod:`multiprocessing` program (notebooks need
+    nothing)."""
     experiments = list(experiments)
     check_budgets(experiments)
     done: dict[str, Record] = {}
@@ -312,17 +314,109 @@ def records(experiments, use_cache: bool = True, workers: int | None = None) -> 
                 done[key] = record
             elif key not in jobs:  # two spellings of one configuration train once
                 jobs[key] = experiment, seed
-    if jobs and workers is None:
-        workers = default_workers(next(iter(jobs.values()))[0].device)
-    arguments = [(experiment, seed, use_cache, str(cache_root())) for experiment, seed in jobs.values()]
-    for key, record in zip(jobs, map_in_workers(_kept_run, *zip(*arguments), workers=workers)):
-        done[key] = record
+    if jobs:
+        if workers is None:
+            workers = default_workers(next(iter(jobs.values()))[0].device)
+        done.update(_train_runs(jobs, use_cache, workers, cached=len(done)))
     return [Record.concat(done[e.key(seed)] for seed in e.seed_list()) for e in experiments]
 
 
+class RunsFailed(RuntimeError):
+    """Runs of :func:`records` that raised, named, after the others were trained and kept: ``failures`` maps each
+    run's cache key to (experiment, seed, error). The first error is the exception's ``__cause__``."""
+
+    def __init__(self, failures: dict, finished: int, kept: bool = True):
+        self.failures = failures
+        named = "; ".join(f"{experiment.dataset} {experiment.method} seed {seed} (key {key}): "
+                          f"{type(error).__name__}: {error}" for key, (experiment, seed, error) in failures.items())
+        others = "are kept in the results cache" if kept else "finished"
+        super().__init__(f"{len(failures)} of {len(failures) + finished} runs to train failed (the other {finished} "
+                         f"{others}): {named}")
+
+
+def _trained_run(experiment: Experiment, seed: int) -> tuple[Record, dict, str]:
+    """One run of :func:`records`, where it is sent: its record, its weights (on the CPU, for the caller to keep)
+    and the code version it ran, which the caller checks against its own."""
+    record, state = _run_seed(experiment, seed)
+    return record, {name: value.detach().cpu() for name, value in state.items()}, code_version()
+
+
+def _train_runs(jobs: dict, use_cache: bool, workers: int, cached: int) -> dict[str, Record]:
+    """Train ``jobs`` (cache key -> (experiment, seed)) for :func:`records`: their records, by key, each kept as
+    it completes when ``use_cache``; RunsFailed after the others when some raised."""
+    executor = _executor(workers, len(jobs))
+    waiting, running, held = list(jobs), {}, {}
+    done, failures = {}, {}
+    bar = tqdm(total=cached + len(jobs), initial=cached, desc="runs", unit="run", dynamic_ncols=True,
+               disable=os.environ.get("MMLIB_QUIET") == "1")
+    bar.set_postfix(cached=cached, failed=0)
+
+    def finish(key, record=None, error=None, from_cache=False):
+        nonlocal cached
+        if error is None:
+            done[key] = record
+        else:
+            failures[key] = (*jobs[key], error)
+        if key in held:
+            held.pop(key).close()
+        cached += from_cache
+        bar.update()
+        bar.set_postfix(cached=cached, failed=len(failures))
+
+    try:
+        while waiting or running:
+            room = _in_flight(executor) - len(running)
+            for key in list(waiting):
+                if room <= 0:
+                    break
+                if use_cache:
+                    lock = contextlib.ExitStack()
+                    if not lock.enter_context(exclusive(key, wait=False)):
+                        lock.close()  # another process is training it: come back to it
+                        continue
+                    held[key] = lock
+                    record = load_record(key)  # another process may have kept it since the cache was read
+                    if record is not None:
+                        waiting.remove(key)
+                        finish(key, record, from_cache=True)
+                        continue
+                waiting.remove(key)
+                running[executor.submit(*_sent(_trained_run, jobs[key], executor))] = key
+                room -= 1
+            if not running:  # every run left is another process's: wait for one of them
+                time.sleep(_POLL_SECONDS)
+                continue
+            finished, _ = concurrent.futures.wait(running, timeout=_POLL_SECONDS if waiting else None,
+                                                  return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                key = running.pop(future)
+                try:
+                    record, state, version = future.result()
+                    if version != code_version():
+                        raise RuntimeError(f"the worker ran mmlib code {version}, this process has {code_version()}"
+                                           ": restart this process after editing mmlib, and give a cluster's "
+                                           "workers this checkout")
+                    if use_cache:
+                        save_record(key, record)
+                        save_weights(key, state)
+                except Exception as error:  # noqa: BLE001 - named after the grid, with the others kept
+                    finish(key, error=error)
+                else:
+                    finish(key, record)
+    finally:
+        for future in running:
+            future.cancel()
+        for lock in held.values():
+            lock.close()
+        bar.close()
+    if failures:
+        raise RunsFailed(failures, len(done), kept=use_cache) from next(iter(failures.values()))[2]
+    return done
+
+
 def default_workers(device: str = "auto") -> int:
-    """How many runs :func:`run_each` trains at once: ``$MMLIB_WORKERS``, else the CPU cores (at most 8), or 1
-    when the runs go to a GPU."""
+    """How many runs :func:`run_each` trains at once on the local cluster: ``$MMLIB_WORKERS``, else the CPU cores
+    (at most 8), or 1 when the runs go to a GPU. (A cluster given by ``$MMLIB_SCHEDULER`` has its own workers.)"""
     if os.environ.get("MMLIB_WORKERS"):
         return max(1, int(os.environ["MMLIB_WORKERS"]))
     if resolve_device(device).type != "cpu":
@@ -338,39 +432,124 @@ def usable_cores() -> int:
 
 def map_in_workers(function, *iterables, workers: int | None = None):
     """Yield ``function(*arguments)`` for each tuple of arguments from ``iterables``, in order, as :func:`map`
-    does; ``workers`` calls at a time, each in a process of its own, when there are several (default:
-    :func:`default_workers`). ``function`` must be importable (defined in a module, not in a notebook cell) and
-    its arguments and results picklable. Workers start single-threaded (one per core) and are kept for the next
-    call, since each takes seconds to start."""
+    does, the calls sent to a Dask cluster: the scheduler at ``$MMLIB_SCHEDULER`` when it is set, else a local
+    cluster of ``workers`` single-threaded processes (default: :func:`default_workers`), started on first use and
+    kept for later calls, since it takes seconds to start; with one worker and no scheduler, or a single call,
+    the calls run in this process (for debugging, or a GPU). A call that raises raises here, the calls not yet
+    started cancelled. ``function`` must be importable where it runs (defined in a module, not in a notebook
+    cell) and its arguments and results picklable. In a worker, calls run on one torch thread, with
+    ``MMLIB_QUIET=1`` and, on the local cluster, this process's ``MMLIB_*`` settings (its results cache)."""
     jobs = list(zip(*iterables))
-    workers = default_workers() if workers is None else workers
-    if workers <= 1 or len(jobs) <= 1:
+    executor = _executor(default_workers() if workers is None else workers, len(jobs))
+    if isinstance(executor, _InProcess):  # one call at a time, as the results are asked for
         yield from (function(*arguments) for arguments in jobs)
         return
+    futures = [executor.submit(*_sent(function, arguments, executor)) for arguments in jobs]
     try:
-        yield from _worker_pool(workers).map(function, *zip(*jobs))
-    except BrokenProcessPool:
-        _POOLS.pop(workers, None)  # a worker died (out of memory, killed): start afresh next time
-        raise
+        for future in futures:
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()
 
 
-_POOLS: dict[int, ProcessPoolExecutor] = {}
+#: seconds between two looks at runs that another process is training
+_POLL_SECONDS = 1.0
 
 
-def _worker_pool(workers: int) -> ProcessPoolExecutor:
-    if workers not in _POOLS:
-        for pool in _POOLS.values():
-            pool.shutdown()
-        _POOLS.clear()
-        # spawn, not fork: a fork of a process that has run torch's thread pool can hang
-        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                              initializer=_start_worker)
-    return _POOLS[workers]
+class _InProcess(concurrent.futures.Executor):
+    """Calls run here, at once, when submitted: the executor of one worker without a scheduler."""
+
+    def submit(self, function, /, *arguments):
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(function(*arguments))
+        except Exception as error:  # noqa: BLE001 - raised by future.result(), as a worker's error is
+            future.set_exception(error)
+        return future
 
 
-def _start_worker() -> None:
-    torch.set_num_threads(1)  # one process per core
-    os.environ["MMLIB_QUIET"] = "1"  # the progress bars of several processes would interleave
+_CLUSTER: dict = {}  # "spec": the scheduler's address or the local worker count; "client"; "cluster" (local)
+
+
+def _executor(workers: int, calls: int) -> concurrent.futures.Executor:
+    """Where calls go: the cluster at ``$MMLIB_SCHEDULER``, else this process (one worker or one call), else the
+    local cluster of ``workers`` processes (restarted when ``workers`` changes)."""
+    address = os.environ.get("MMLIB_SCHEDULER")
+    if not address and (workers <= 1 or calls <= 1):
+        return _InProcess()
+    spec = address or int(workers)
+    client = _CLUSTER.get("client")
+    if _CLUSTER.get("spec") != spec or client is None or client.status != "running":
+        close_cluster()
+        from distributed import Client, LocalCluster
+
+        if address:
+            _CLUSTER.update(spec=spec, client=Client(address, set_as_default=False))
+        else:
+            # memory_limit=0: no pausing or restarting of a worker at a share of the machine's memory (the old
+            # process pool had none; a paused worker would hold its run forever). No dashboard, and the
+            # scheduler's web server on a free port: several kernels on one machine would fight for 8787. The
+            # nanny starts each worker with OMP_NUM_THREADS=1.
+            cluster = LocalCluster(n_workers=spec, threads_per_worker=1, processes=True, memory_limit=0,
+                                   dashboard_address=":0", scheduler_kwargs={"dashboard": False})
+            _CLUSTER.update(spec=spec, cluster=cluster, client=Client(cluster, set_as_default=False))
+        atexit.register(close_cluster)  # after distributed's own handlers, so before them at exit: closed quietly
+    return _CLUSTER["client"].get_executor(pure=False)
+
+
+def _in_flight(executor) -> int:
+    """How many runs :func:`records` holds sent at once (each under its lock): one in this process; on a cluster,
+    twice its threads, and at least 16 so that an adaptive cluster (dask-jobqueue) sees work to scale up for."""
+    if isinstance(executor, _InProcess):
+        return 1
+    return max(16, 2 * sum(_CLUSTER["client"].nthreads().values()))
+
+
+def _sent(function, arguments: tuple, executor) -> tuple:
+    """What ``executor.submit`` takes to call ``function(*arguments)``: as it is in this process, through
+    :func:`_in_worker` on a cluster."""
+    if isinstance(executor, _InProcess):
+        return (function, *arguments)
+    settings = {}
+    if "cluster" in _CLUSTER:  # a local cluster shares this machine: the same cache and data
+        settings.update({name: value for name, value in os.environ.items() if name.startswith("MMLIB_")},
+                        MMLIB_CACHE=str(cache_root()))
+    # a call that itself calls map_in_workers runs those calls in its worker (a worker cannot start processes)
+    settings.update(MMLIB_QUIET="1", MMLIB_NO_TRAINING=os.environ.get("MMLIB_NO_TRAINING", ""), MMLIB_WORKERS="1",
+                    MMLIB_SCHEDULER="")
+    return _in_worker, function, arguments, settings
+
+
+def _in_worker(function, arguments: tuple, settings: dict):
+    """Call ``function(*arguments)`` in a worker: one torch thread, progress bars off, the caller's settings."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with mock.patch.dict(os.environ, settings):
+            return function(*arguments)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def close_cluster() -> None:
+    """Close the client and the local cluster that :func:`map_in_workers` keeps (at exit, or to start afresh)."""
+    client, cluster = _CLUSTER.pop("client", None), _CLUSTER.pop("cluster", None)
+    _CLUSTER.clear()
+    atexit.unregister(close_cluster)
+    # A worker that has trained takes more than the nanny's few seconds to end (torch), and the nanny then kills it
+    # with a warning: nothing to report.
+    nanny = logging.getLogger("distributed.nanny")
+    level = nanny.level
+    nanny.setLevel(logging.ERROR)
+    try:
+        with contextlib.suppress(Exception):  # closing what is already gone
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close(timeout=3)  # the nanny kills a worker after 0.8 of it, rather than 4 s
+    finally:
+        nanny.setLevel(level)
 
 
 def summarize(table: pd.DataFrame, by: tuple[str, ...] = ("dataset", "method", "protocol", "condition", "metric")

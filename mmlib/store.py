@@ -57,22 +57,30 @@ def cache_dir() -> Path:
 
 
 @contextlib.contextmanager
-def exclusive(name: str):
+def exclusive(name: str, wait: bool = True):
     """Hold the cache's lock ``name`` (a file under ``<cache>/locks``) for the ``with`` block: one process at a time
     computes what is kept under that name, and the others, waiting, then read it rather than compute it again (two
     notebooks built side by side that need one run). Advisory ``flock``, released when the process ends; where
-    the platform has none (Windows) the block runs unlocked."""
+    the platform has none (Windows) the block runs unlocked.
+
+    Yields True when the lock is held. With ``wait=False`` it does not wait for another process that holds it
+    but yields False at once, and the block runs without it (:func:`mmlib.experiment.records` then turns to its
+    other runs and comes back to this one later)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
-        yield
+        yield True
         return
     path = cache_root() / "locks" / f"{name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # wait=False and another process holds it
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 

@@ -113,7 +113,7 @@ def test_a_damaged_record_is_recomputed_with_a_warning(damage, monkeypatch):
 
 def test_models_compared_in_one_call_share_one_budget(monkeypatch):
     calls = []
-    monkeypatch.setattr(experiment_module, "map_in_workers", lambda *args, **kwargs: calls.append(args) or [])
+    monkeypatch.setattr(experiment_module, "_train_runs", lambda *args, **kwargs: calls.append(args) or {})
     short = Experiment("msrc", "concat", seeds=(0,), profile="quick", train_options={"epochs": 5})
     full = Experiment("msrc", "cmpt", seeds=(0,), profile="quick")  # a 10-epoch recipe: 15 at quick, as every model
     with pytest.raises(ValueError, match="different budgets"):
