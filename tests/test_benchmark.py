@@ -172,3 +172,26 @@ def test_the_benchmark_runs_on_a_users_file_with_the_families_that_apply(tmp_pat
     assert main(["benchmark", "--profile", "smoke", "--datasets", f"npz:{path}", "--methods", "concat",
                  "--families", "missing frames", "imbalanced rates", "--out", str(out)]) == 0
     assert set(pd.read_csv(out).family) == {"missing frames", "imbalanced rates"}
+
+
+def test_the_command_line_benchmark_runs_through_a_dask_local_cluster_with_the_same_table(tmp_path, monkeypatch):
+    """``python -m mmlib benchmark --profile smoke`` with its runs sent to a Dask LocalCluster (MMLIB_SCHEDULER):
+    the same table as in this process, and the runs kept in the caller's cache."""
+    from distributed import LocalCluster
+
+    from mmlib import experiment as experiment_module
+
+    arguments = ["benchmark", "--profile", "smoke", "--methods", "concat", "simbamm", "--families", "test only",
+                 "absence on one modality"]
+    here, there = tmp_path / "here.csv", tmp_path / "there.csv"
+    assert main([*arguments, "--out", str(here)]) == 0  # MMLIB_WORKERS=1: in this process
+    monkeypatch.setenv("MMLIB_CACHE", str(tmp_path / "other cache"))
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+            monkeypatch.setenv("MMLIB_SCHEDULER", cluster.scheduler_address)
+            assert main([*arguments, "--out", str(there)]) == 0
+            assert experiment_module._CLUSTER["spec"] == cluster.scheduler_address  # the runs went there
+    finally:
+        experiment_module.close_cluster()
+    pd.testing.assert_frame_equal(pd.read_csv(here), pd.read_csv(there))
+    assert len(list((tmp_path / "other cache" / "results").glob("*"))) > 0  # kept by the caller
