@@ -346,6 +346,8 @@ class RankTest:
 
         ax = ax or plt.subplots(figsize=(9, 3.2))[1]
         critical_difference_diagram(self.average_ranks, self.nemenyi, ax=ax, alpha=alpha)
+        ax.set_title(f"average rank over {self.cells} cells (1 = the highest accuracy); a bar joins methods the "
+                     f"Nemenyi test does not tell apart at {alpha:.0%}", fontsize=10)
         return ax
 
 
