@@ -233,11 +233,17 @@ def _experiment(cell: Cell, method: str, trial: int, profile: str, seeds=None, d
                       train_options=training, data_dir=data_dir, device=device)
 
 
+#: the seed of the tuning runs: apart from every profile's seeds, so that no final replicate is the run its trial
+#: was chosen on (which would bias that replicate upwards)
+TUNING_SEED = 1000
+
+
 def tuning_grid(profile: str, grid_cells: Sequence[Cell], methods: Sequence[str], data_dir=None,
                 device: str = "auto") -> dict[tuple[str, str, str, int], Experiment]:
-    """Every trial of every method in every cell, on seed 0: (dataset, family, method, trial) -> experiment."""
+    """Every trial of every method in every cell, on :data:`TUNING_SEED`: (dataset, family, method, trial) ->
+    experiment."""
     trials = _plan(profile).trials
-    return {(c.dataset, c.family, m, t): _experiment(c, m, t, profile, (0,), data_dir, device)
+    return {(c.dataset, c.family, m, t): _experiment(c, m, t, profile, (TUNING_SEED,), data_dir, device)
             for c in grid_cells for m in methods for t in range(trials)}
 
 
@@ -257,6 +263,7 @@ def chosen_trials(profile: str, grid_cells: Sequence[Cell], methods: Sequence[st
         rows.append(dict(dataset=dataset, family=family, method=method, trial=trial,
                          val_score=float(kept["val_score"].iloc[0]) if len(kept) else -math.inf))
     scores = pd.DataFrame(rows)
+    scores["val_score"] = scores["val_score"].fillna(-math.inf)  # a trial without a validation score never wins
     best = scores.sort_values("trial").groupby(["dataset", "family", "method"], sort=False)["val_score"].idxmax()
     return scores.loc[best].reset_index(drop=True)
 
@@ -264,7 +271,7 @@ def chosen_trials(profile: str, grid_cells: Sequence[Cell], methods: Sequence[st
 def final_grid(profile: str, chosen: pd.DataFrame, grid_cells: Sequence[Cell], data_dir=None,
                seeds: Sequence[int] | None = None, device: str = "auto") -> dict[tuple[str, str, str], Experiment]:
     """The chosen trial of each (cell, method) over ``seeds`` (None: the profile's): (dataset, family, method) ->
-    experiment. Seed 0 of the chosen trial is the tuning run itself (one cache entry)."""
+    experiment, retrained on seeds apart from the tuning run's."""
     by_cell = {(c.dataset, c.family): c for c in grid_cells}
     seeds = None if seeds is None else tuple(seeds)
     return {(row.dataset, row.family, row.method):
@@ -371,25 +378,42 @@ def rank_test(results: pd.DataFrame, metric: str = "accuracy") -> RankTest:
 
 def against_reference(results: pd.DataFrame, methods: Sequence[str] | None = None, metric: str = "accuracy"
                       ) -> pd.DataFrame:
-    """Each paper's method against :data:`REFERENCE` in each (dataset, family) cell, judged by
-    :func:`mmlib.claims.compare` (``kind="better"``: does it beat modality dropout here?). One row per method and
-    cell: the verdict, the mean difference and its 95% interval (accuracy points x 100), ``n`` and ``mde``; and
-    ``outcome``: win (supported), loss (contradicted) or inconclusive (neither: not a tie, which would need an
-    equivalence margin)."""
-    from .claims import compare
+    """Each paper's method against :data:`REFERENCE` in each (dataset, family) cell: does it beat modality dropout
+    here? One row per method and cell: the mean per-seed difference of the cell score and its 95% interval (accuracy
+    points x 100), ``n`` and ``mde``, from :func:`mmlib.claims.compare`; ``p``, the two-sided p-value of that
+    difference, and ``p_holm``, Holm-adjusted over the method's cells (:func:`mmlib.claims.holm`: a method is tested
+    in every cell, and one of k tests could cross by chance); ``outcome``: win or loss when ``p_holm`` < 0.05 (by
+    the sign), else inconclusive (not a tie, which would need an equivalence margin)."""
+    from scipy import stats
+
+    from .claims import ALPHA, compare, holm
 
     methods = [m for m in (methods or PAPER_METHODS) if m in set(results["method"])]
-    chosen = results[results["metric"] == metric]
+    scores = cell_scores(results, metric).assign(metric=metric)
     rows = []
-    for (dataset, family), cell in chosen.groupby(["dataset", "family"], sort=False):
+    for (dataset, family), cell in scores.groupby(["dataset", "family"], sort=False):
         for method in methods:
             verdict = compare(cell.drop(columns="family"), method, REFERENCE)
-            rows.append(dict(method=method, dataset=dataset, family=family, verdict=verdict.verdict,
-                             difference=100 * verdict.mean, low=100 * verdict.low, high=100 * verdict.high,
-                             n=verdict.n, mde=100 * verdict.mde,
-                             outcome={"supported": "win", "contradicted": "loss",
-                                      "inconclusive": "inconclusive"}.get(verdict.verdict, "not tested")))
-    return pd.DataFrame(rows)
+            if verdict.n >= 2 and verdict.high > verdict.mean:
+                se = (verdict.high - verdict.mean) / stats.t.ppf(1 - ALPHA / 2, verdict.n - 1)
+                p = float(2 * stats.t.sf(abs(verdict.mean) / se, verdict.n - 1))
+            elif verdict.n < 2:  # one replicate: no interval, no test
+                p = math.nan
+            else:  # no spread over the replicates: the difference is exact
+                p = 1.0 if abs(verdict.mean) < 1e-12 else 0.0
+            rows.append(dict(method=method, dataset=dataset, family=family, difference=100 * verdict.mean,
+                             low=100 * verdict.low, high=100 * verdict.high, n=verdict.n, mde=100 * verdict.mde, p=p))
+    judged = pd.DataFrame(rows)
+    if judged.empty:
+        return judged.assign(p_holm=[], outcome=[])
+    judged["p_holm"] = math.nan
+    for method, part in judged.groupby("method"):
+        tested = part["p"].notna()
+        judged.loc[part.index[tested], "p_holm"] = holm(part.loc[tested, "p"].to_numpy())
+    significant = judged["p_holm"] < ALPHA
+    judged["outcome"] = np.where(significant & (judged["difference"] > 0), "win",
+                                 np.where(significant & (judged["difference"] < 0), "loss", "inconclusive"))
+    return judged
 
 
 def tally(judged: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmlib import benchmark
+from mmlib import benchmark, claims
 from mmlib.__main__ import main
 from mmlib.benchmark import (BENCHMARK_METHODS, FAMILIES, PLANS, REFERENCE, Cell, cells, chosen_trials, final_grid,
                              run_benchmark, trial_options, tuning_grid)
@@ -86,6 +86,7 @@ def test_the_chosen_trial_is_the_best_on_validation(monkeypatch):
     assert len(chosen) == 1 and chosen.trial.iloc[0] == int(np.argmax(scores))
     assert chosen.val_score.iloc[0] == pytest.approx(max(scores))
     final = final_grid("smoke", chosen, grid_cells)
+    assert benchmark.TUNING_SEED not in final["cub", "same at train and test", "concat"].seed_list()
     assert final["cub", "same at train and test", "concat"].method_options == \
         grid["cub", "same at train and test", "concat", int(np.argmax(scores))].method_options
 
@@ -135,6 +136,10 @@ def test_a_method_that_beats_or_loses_to_dropout_is_told_apart_from_noise():
     outcome = judged.groupby("method").outcome.agg(set)
     assert outcome["mgr"] == {"win"} and outcome["mce"] == {"loss"}
     assert (judged.n == 5).all() and (judged.mde > 0).all()
+    # Holm over each method's cells: never below the raw p-value, and the outcome follows the adjusted one
+    assert (judged.p_holm >= judged.p).all()
+    for _, part in judged.groupby("method"):
+        assert part.p_holm.tolist() == pytest.approx(claims.holm(part.p.to_numpy()).tolist())
     assert set(judged.method) == {"mgr", "mce", "mmp"}  # the paper methods in the table, not the baselines
     tally = benchmark.tally(judged)
     assert tally.loc[("mgr", "test only")].tolist() == [1, 0, 0] and tally.loc[("mce", "heterogeneous")].tolist() == [0, 0, 1]

@@ -95,6 +95,17 @@ def test_simbamm_reads_the_present_modalities_alone_not_a_stand_in_for_the_absen
     expected = method.head(method.fusion(alone)[:, 0])
     assert torch.allclose(method(batch).logits, expected, atol=1e-5)
     assert METHODS["simbamm"].train_dropout.p == 0.5  # trained with modality dropout
+    # a span of frames all dropped gives a zero token, masked out as well: the output is the fusion of the others
+    frames = dataset.batch()
+    frames.frame_mask["audio"][:, :5] = False  # the first half of the 10 audio frames: the first tokens' spans
+    tokens = method.encode(frames)
+    seen = tokens["audio"].abs().amax(-1) > 0
+    assert not seen[:, 0].any() and seen[:, -1].all()
+    sequence = torch.cat([method.project[n](tokens[n]) + method.position[n] for n in ("text", "audio", "image")], 1)
+    keep = torch.cat([torch.ones_like(tokens["text"][..., 0], dtype=torch.bool), seen,
+                      torch.ones_like(tokens["image"][..., 0], dtype=torch.bool)], 1)
+    alone = method.head(method.fusion(sequence[:1, keep[0]])[:, 0])
+    assert torch.allclose(method(frames).logits[:1], alone, atol=1e-5)
 
 
 def test_dropout_baseline_trains_with_modality_dropout():

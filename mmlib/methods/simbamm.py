@@ -17,6 +17,8 @@ Choices the description leaves open, made here:
 - A learned embedding per (modality, token position) is added to the projected tokens: without one a transformer
   cannot tell which modality or time step a token came from (ViLT's modality-type and position embeddings, folded
   into one N_m x d matrix per modality).
+- A token that saw nothing, a span of a sequence whose frames were all dropped (the missing-frames protocols),
+  is masked out of attention as an absent modality is: the sequence encoder makes such a token exactly zero.
 - Two blocks, four heads, the ``transformer`` baseline's fusion; the default training recipe
   (:class:`~mmlib.train.TrainConfig`), which the benchmark tunes alike for every method.
 """
@@ -51,5 +53,8 @@ class SimBaMM(MultimodalMethod):
         sequence = torch.cat([self.project[n](tokens[n]) + self.position[n] for n in names], 1)
         keep = present.repeat_interleave(torch.tensor([tokens[n].shape[1] for n in names], device=present.device),
                                          dim=1)  # B x (tokens of all modalities): a modality's tokens go with it
+        # a token that saw nothing (a span of a sequence whose frames were all dropped: the sequence encoder makes
+        # it exactly zero) is masked out too, as an absent modality is
+        keep = keep & torch.cat([tokens[n].detach().abs().amax(-1) > 0 for n in names], 1)
         features = self.fusion(sequence, keep)[:, 0]
         return self.head(features), features
